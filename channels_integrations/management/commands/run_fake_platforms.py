@@ -1,0 +1,25 @@
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from channels_integrations.fake_platforms import start_fake_platforms
+
+
+class Command(BaseCommand):
+    help = "Run the fake platform servers (with the demo mention generator) in the foreground."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        fakes = start_fake_platforms(
+            host=settings.FAKE_PLATFORM_HOST,
+            port=settings.FAKE_PLATFORM_PORT,
+            mention_interval=settings.DEMO_MENTION_INTERVAL,
+        )
+        self.stdout.write(f"Fake Mastodon on {fakes.server.url} (admin: {fakes.server.url}/__admin/)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            fakes.stop()

@@ -1,0 +1,101 @@
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from channels_integrations.crypto import decrypt_credentials, encrypt_credentials
+
+
+class Platform(models.TextChoices):
+    MASTODON = "mastodon", "Mastodon"
+    FACEBOOK = "facebook", "Facebook"
+    INSTAGRAM = "instagram", "Instagram"
+    YOUTUBE = "youtube", "YouTube"
+    X = "x", "X"
+    TELEGRAM = "telegram", "Telegram"
+    EMAIL = "email", "E-mail"
+
+
+class ChannelStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+    FAILING = "failing", "Failing"
+
+
+# Channels in these states are polled; paused and needs_reauth wait for a person.
+POLLABLE_STATUSES = (ChannelStatus.ACTIVE, ChannelStatus.FAILING)
+
+
+class ChannelAccount(models.Model):
+    """One connected account on one platform (a Mastodon account, a Facebook page, a mailbox)."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    name = models.CharField(max_length=200)
+    # Non-secret connection settings: base_url, page or account ids.
+    settings = models.JSONField(default=dict, blank=True)
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    status = models.CharField(
+        max_length=20, choices=ChannelStatus.choices, default=ChannelStatus.ACTIVE
+    )
+
+    poll_interval_seconds = models.PositiveIntegerField(default=60)
+    next_poll_at = models.DateTimeField(default=timezone.now)
+    # Set by the dispatcher when it hands the channel to a worker; a worker that dies lets the
+    # lease run out and the channel becomes due again.
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    cursor = models.JSONField(default=dict, blank=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_poll_result = models.CharField(max_length=300, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_poll_at"], name="channel_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(poll_interval_seconds__gte=1), name="channel_poll_interval_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()}: {self.name}"
+
+    def __repr__(self) -> str:
+        # Never let the encrypted blob (or anything derived from it) reach a log line.
+        return f"<ChannelAccount {self.pk} {self.platform} {self.name!r} {self.status}>"
+
+    def get_credentials(self) -> dict[str, Any]:
+        return decrypt_credentials(self.credentials_encrypted)
+
+    def set_credentials(self, credentials: dict[str, Any]) -> None:
+        self.credentials_encrypted = encrypt_credentials(credentials)
+
+    @property
+    def is_rate_limited(self) -> bool:
+        until: datetime | None = self.rate_limited_until
+        return until is not None and until > timezone.now()
+
+
+class SkippedItem(models.Model):
+    """A platform item that could not be understood; kept so nothing vanishes silently."""
+
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="skipped_items"
+    )
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    reason = models.TextField()
+    payload = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"skipped {self.external_id or '?'} on {self.channel_account_id}: {self.reason[:60]}"

@@ -1,0 +1,99 @@
+"""One poll of one channel: fetch pages until caught up (bounded), ingest each with its cursor.
+
+Entry points: the Celery task `poll_channel` and the management command `poll_channel`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from channels_integrations import actions
+from channels_integrations.errors import AuthExpired, ConnectorError, RateLimited
+from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount
+from channels_integrations.registry import connector_for
+from inbox.ingest import CursorMoved, ingest_page
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PollOutcome:
+    pages: int = 0
+    new_messages: int = 0
+    skipped: int = 0
+    caught_up: bool = False
+    error: str = ""
+
+
+def poll_channel(account_id: int) -> PollOutcome:
+    """Poll one channel account now.
+
+    Pages already ingested stay ingested if a later page fails; each page is its own transaction.
+    Errors end up on the channel (rate limit, needs re-authorization, back-off) and never
+    propagate, so one broken channel cannot stop the others.
+    """
+    outcome = PollOutcome()
+    account = ChannelAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return outcome
+    if account.status not in POLLABLE_STATUSES:
+        actions.release_poll_lease(account_id)
+        return outcome
+    if account.is_rate_limited:
+        assert account.rate_limited_until is not None
+        ChannelAccount.objects.filter(pk=account_id).update(
+            next_poll_at=account.rate_limited_until, poll_lease_until=None
+        )
+        return outcome
+
+    try:
+        connector = connector_for(account)
+        scope = connector.contact_scope()
+        cursor = account.cursor
+        while outcome.pages < settings.POLL_MAX_PAGES_PER_RUN:
+            page = connector.fetch_page(cursor)
+            result = ingest_page(
+                channel_account_id=account_id, expected_cursor=cursor, page=page, contact_scope=scope
+            )
+            outcome.pages += 1
+            outcome.new_messages += result.new_messages
+            outcome.skipped += result.skipped
+            cursor = page.cursor
+            if page.caught_up:
+                outcome.caught_up = True
+                break
+    except CursorMoved:
+        logger.info("channel %s: another poll moved the cursor; leaving it to that one", account_id)
+        return outcome
+    except RateLimited as exc:
+        outcome.error = exc.message
+        actions.record_poll_rate_limited(account_id, retry_at=exc.retry_at, error=exc.message)
+        return outcome
+    except AuthExpired as exc:
+        outcome.error = exc.message
+        logger.warning("channel %s needs re-authorization: %s", account_id, exc.message)
+        actions.record_poll_needs_reauth(account_id, error=exc.message)
+        return outcome
+    except ConnectorError as exc:
+        outcome.error = exc.message
+        delay = actions.record_poll_failure(account_id, error=exc.message)
+        logger.warning("channel %s poll failed, next try in %ss: %s", account_id, delay, exc.message)
+        return outcome
+    except Exception as exc:
+        # A bug or an unreadable credential must not wedge the channel in its lease.
+        outcome.error = f"internal error: {type(exc).__name__}"
+        actions.record_poll_failure(account_id, error=outcome.error)
+        logger.exception("channel %s poll crashed", account_id)
+        return outcome
+
+    summary = f"{outcome.new_messages} new in {outcome.pages} page(s)"
+    if outcome.skipped:
+        summary += f", {outcome.skipped} skipped"
+    actions.record_poll_success(account_id, caught_up=outcome.caught_up, summary=summary)
+    if outcome.new_messages:
+        logger.info("channel %s: %s at %s", account_id, summary, timezone.now().isoformat())
+    return outcome

@@ -1,0 +1,29 @@
+"""Platform → connector class, imported lazily so one platform's import cost is paid when used."""
+
+from importlib import import_module
+
+from channels_integrations.base import ConnectionSettings, Connector
+from channels_integrations.http import platform_session
+from channels_integrations.models import ChannelAccount
+
+CONNECTORS: dict[str, str] = {
+    "mastodon": "channels_integrations.mastodon.connector.MastodonConnector",
+}
+
+
+def connector_class(platform: str) -> type[Connector]:
+    try:
+        dotted = CONNECTORS[platform]
+    except KeyError:
+        raise LookupError(f"no connector for platform {platform!r}") from None
+    module_name, _, class_name = dotted.rpartition(".")
+    cls: type[Connector] = getattr(import_module(module_name), class_name)
+    return cls
+
+
+def connector_for(account: ChannelAccount) -> Connector:
+    cls = connector_class(account.platform)
+    connection = ConnectionSettings(
+        settings=dict(account.settings), credentials=account.get_credentials()
+    )
+    return cls(connection, platform_session())

@@ -1,0 +1,41 @@
+"""Celery tasks: thin, take ids, call the functions that hold the guarantees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from channels_integrations import outbox, polling
+from channels_integrations.actions import claim_due_channels
+from inbox.actions import requeue_stalled_actions
+
+
+@shared_task(name="channels_integrations.tasks.dispatch_due_polls", ignore_result=True)
+def dispatch_due_polls() -> int:
+    """Beat task: enqueue one poll per due channel; see claim_due_channels for the locking."""
+    ids = claim_due_channels()
+    for account_id in ids:
+        poll_channel.delay(account_id)
+    return len(ids)
+
+
+@shared_task(name="channels_integrations.tasks.poll_channel", ignore_result=True)
+def poll_channel(account_id: int) -> None:
+    """Poll one channel (idempotent: a redelivered task re-reads the committed cursor)."""
+    polling.poll_channel(account_id)
+
+
+@shared_task(name="channels_integrations.tasks.deliver_outbound_action", ignore_result=True)
+def deliver_outbound_action(action_id: int) -> None:
+    """Send one outbox row; claimed exactly once, retried later with the same idempotency key."""
+    retry_at = outbox.deliver(action_id)
+    if retry_at is not None:
+        deliver_outbound_action.apply_async((action_id,), eta=retry_at)
+
+
+@shared_task(name="channels_integrations.tasks.requeue_stalled_deliveries", ignore_result=True)
+def requeue_stalled_deliveries() -> int:
+    """Beat task: deliveries whose worker died in "sending" go back to the queue."""
+    return len(requeue_stalled_actions(older_than=timedelta(seconds=settings.OUTBOX_STALL_SECONDS)))

@@ -1,0 +1,44 @@
+"""The one access helper: which channels a user may see, and what they may do there.
+
+Pages, actions, the live-update consumer and (later) the API all ask here; nothing else decides.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+if TYPE_CHECKING:
+    from inbox.models import Conversation
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+class AccessDenied(Exception):
+    """The user may not do this; callers answer 404 (views) or refuse (consumers)."""
+
+
+def visible_channel_ids(user: AnyUser) -> set[int] | None:
+    """Channel ids the user may see, or None for every channel (admins)."""
+    from inbox.models import Department
+
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if getattr(user, "is_superuser", False):
+        return None
+    return set(
+        Department.channel_accounts.through.objects.filter(
+            department__memberships__user=user
+        ).values_list("channelaccount_id", flat=True)
+    )
+
+
+def can_view_channel(user: AnyUser, channel_account_id: int) -> bool:
+    ids = visible_channel_ids(user)
+    return ids is None or channel_account_id in ids
+
+
+def check_can_reply(user: AnyUser, conversation: Conversation) -> None:
+    if not can_view_channel(user, conversation.channel_account_id):
+        raise AccessDenied("not allowed to reply in this conversation")

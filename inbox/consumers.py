@@ -1,0 +1,54 @@
+"""The live-update websocket: one per open browser tab.
+
+Anonymous connections are refused before the handshake completes. A connection joins the group of
+each channel its user may see (decided by inbox.access, like every page) and its user's own group;
+events are forwarded as JSON with the rendered HTML the page swaps in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from channels_integrations.models import ChannelAccount
+from inbox.access import visible_channel_ids
+from inbox.live import channel_group, user_group
+
+# Custom close code (4000-4999 are for applications): not logged in.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    groups: list[str]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.joined: list[str] = await self._groups_for(user)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "channels": len(self.joined) - 1})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket is one-way for now; writes go through forms and actions.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def live_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    @database_sync_to_async
+    def _groups_for(self, user: Any) -> list[str]:
+        ids = visible_channel_ids(user)
+        if ids is None:
+            ids = set(ChannelAccount.objects.values_list("pk", flat=True))
+        return [user_group(user.pk), *(channel_group(pk) for pk in sorted(ids))]

@@ -1,0 +1,10 @@
+from django import forms
+
+
+class ReplyForm(forms.Form):
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a reply…"}),
+        max_length=10000,
+        strip=True,
+    )
+    in_reply_to = forms.IntegerField(widget=forms.HiddenInput, required=False)

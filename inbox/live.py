@@ -1,0 +1,95 @@
+"""Live updates: rendered deltas pushed to the browsers allowed to see them, after commit.
+
+Every channel account has a group; a browser joins the groups of the channels its user may see
+(see inbox.consumers). Events are sent from `transaction.on_commit`, so no browser ever sees state
+that was rolled back, and they carry the rendered HTML, so one event never makes every browser
+come back to the server for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+def channel_group(channel_account_id: int) -> str:
+    return f"channel.{channel_account_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def publish_changes_on_commit(
+    *, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()
+) -> None:
+    """After the current transaction commits, push the new state of these rows to browsers."""
+    transaction.on_commit(
+        partial(send_changes, conversation_ids=set(conversation_ids), message_ids=set(message_ids))
+    )
+
+
+def send_changes(*, conversation_ids: set[int], message_ids: set[int]) -> None:
+    from inbox.models import Conversation, Message
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    conversations = Conversation.objects.filter(id__in=conversation_ids).select_related(
+        "channel_account", "contact", "assignee"
+    )
+    for conversation in conversations:
+        events.append(
+            (
+                channel_group(conversation.channel_account_id),
+                {
+                    "type": "conversation.changed",
+                    "conversation_id": conversation.id,
+                    "html": render_to_string(
+                        "inbox/_conversation_row.html", {"conversation": conversation}
+                    ),
+                },
+            )
+        )
+    messages = Message.objects.filter(id__in=message_ids).select_related(
+        "contact", "author", "outbound_action"
+    )
+    for message in messages:
+        events.append(
+            (
+                channel_group(message.channel_account_id),
+                {
+                    "type": "message.changed",
+                    "conversation_id": message.conversation_id,
+                    "message_id": message.id,
+                    "html": render_to_string("inbox/_message.html", {"message": message}),
+                },
+            )
+        )
+    send_events(events)
+
+
+def send_events(events: list[tuple[str, dict[str, Any]]]) -> None:
+    if not events:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(_send_all)(layer, events)
+    except Exception:
+        # The database is the truth and browsers resynchronize when they reconnect; a broken
+        # channel layer must not turn a committed ingest or reply into an error.
+        logger.exception("live update could not be sent (%d events)", len(events))
+
+
+async def _send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, payload in events:
+        await layer.group_send(group, {"type": "live.event", "payload": payload})

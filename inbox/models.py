@@ -1,0 +1,350 @@
+"""The conversation model: who works here, who writes to us, and what they wrote."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from channels_integrations.models import ChannelAccount, Platform
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Department(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    channel_accounts = models.ManyToManyField(
+        ChannelAccount, related_name="departments", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipRole(models.TextChoices):
+    LEAD = "lead", "Team lead"
+    AGENT = "agent", "Agent"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=MembershipRole.choices, default=MembershipRole.AGENT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "department"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.department} ({self.role})"
+
+
+class Stance(models.TextChoices):
+    NONE = "", "—"
+    SKEPTIC = "skeptic", "Skeptic"
+    EXPERIENCED_CUSTOMER = "experienced_customer", "Experienced customer"
+    CRITIC = "critic", "Critic"
+
+
+class Person(models.Model):
+    """One human, who may write to us from several platform identities (contacts)."""
+
+    display_name = models.CharField(max_length=300)
+    vip = models.BooleanField(default=False)
+    banned = models.BooleanField(default=False)
+    stance = models.CharField(max_length=30, choices=Stance.choices, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Contact(models.Model):
+    """One identity on one platform. `scope` separates id spaces (a Mastodon instance's host)."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    scope = models.CharField(max_length=200, blank=True, default="")
+    external_id = models.CharField(max_length=200)
+    handle = models.CharField(max_length=300, blank=True, default="")
+    display_name = models.CharField(max_length=300, blank=True, default="")
+    avatar_url = models.URLField(max_length=1000, blank=True, default="")
+    profile_url = models.URLField(max_length=1000, blank=True, default="")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="contacts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "scope", "external_id"], name="contact_unique_identity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.handle or self.external_id
+
+
+class ConversationKind(models.TextChoices):
+    MENTION = "mention", "Mention"
+    COMMENT = "comment", "Comment"
+    PRIVATE_MESSAGE = "private_message", "Private message"
+    EMAIL = "email", "E-mail"
+
+
+class ConversationStatus(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+    IGNORED = "ignored", "Ignored"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    URGENT = 3, "Urgent"
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ConversationQuerySet:
+        """The one place that decides which conversations a user may see."""
+        from inbox.access import visible_channel_ids
+
+        if not user.is_authenticated:
+            return self.none()
+        channel_ids = visible_channel_ids(user)
+        if channel_ids is None:
+            return self
+        return self.filter(channel_account_id__in=channel_ids)
+
+
+class Conversation(models.Model):
+    """The unit of work: one person's thread on one channel."""
+
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="conversations"
+    )
+    kind = models.CharField(max_length=20, choices=ConversationKind.choices)
+    thread_key = models.CharField(max_length=300)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="conversations", null=True, blank=True
+    )
+    post_text = models.TextField(blank=True, default="")
+    post_permalink = models.URLField(max_length=1000, blank=True, default="")
+
+    status = models.CharField(
+        max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.NEW
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    # Denormalized for the list, so it renders from one table.
+    last_message_at = models.DateTimeField()
+    last_message_preview = models.CharField(max_length=300, blank=True, default="")
+    last_message_direction = models.CharField(max_length=10, blank=True, default="")
+    message_count = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "thread_key"], name="conversation_unique_thread"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="snoozed", snoozed_until__isnull=False) | ~Q(status="snoozed"),
+                name="conversation_snooze_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-last_message_at", "-id"], name="conversation_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.thread_key} on {self.channel_account_id}"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class PlatformState(models.TextChoices):
+    VISIBLE = "visible", "Visible"
+    HIDDEN = "hidden", "Hidden"
+    DELETED = "deleted", "Deleted"
+    HELD = "held", "Held for review"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Denormalized from the conversation so the database can enforce one row per platform item.
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="messages"
+    )
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    parent_external_id = models.CharField(max_length=200, blank=True, default="")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored_messages",
+    )
+    text = models.TextField(blank=True, default="")
+    attachments = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=12, blank=True, default="")
+    permalink = models.URLField(max_length=1000, blank=True, default="")
+    platform_state = models.CharField(
+        max_length=10, choices=PlatformState.choices, default=PlatformState.VISIBLE
+    )
+    classifier_scores = models.JSONField(default=dict, blank=True)
+    sent_at = models.DateTimeField(help_text="When the platform says it was written.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    raw = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction="outbound") | Q(contact__isnull=False),
+                name="message_inbound_has_contact",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.external_id or '(unsent)'}"
+
+
+class OutboundKind(models.TextChoices):
+    REPLY = "reply", "Reply"
+    PRIVATE_REPLY = "private_reply", "Private reply"
+    HIDE = "hide", "Hide"
+    UNHIDE = "unhide", "Unhide"
+    DELETE = "delete", "Delete"
+    LIKE = "like", "Like"
+
+
+class OutboundState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboundAction(models.Model):
+    """The outbox: everything that leaves for a platform is a row here first."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="outbound_actions"
+    )
+    # The outbound message a reply creates in the thread (none for hide, delete, like).
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="outbound_action"
+    )
+    kind = models.CharField(max_length=20, choices=OutboundKind.choices)
+    target_external_id = models.CharField(max_length=200)
+    text = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=20, choices=OutboundState.choices, default=OutboundState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    result_external_id = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outbound_actions",
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_actions",
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "claimed_at"], name="outbound_state_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False),
+                name="outbound_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.target_external_id} ({self.state})"
+
+
+class EventKind(models.TextChoices):
+    CONVERSATION_CREATED = "conversation_created", "Conversation started"
+    MESSAGE_RECEIVED = "message_received", "Message received"
+    REPLY_QUEUED = "reply_queued", "Reply queued"
+    REPLY_SENT = "reply_sent", "Reply sent"
+    REPLY_FAILED = "reply_failed", "Reply failed"
+    REPLY_RETRIED = "reply_retried", "Reply retried"
+    STATUS_CHANGED = "status_changed", "Status changed"
+
+
+class ConversationEvent(models.Model):
+    """The timeline and audit trail: who did what to a conversation, and when."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.conversation_id}"

@@ -1,0 +1,1 @@
+# Moderation models (Rule, ModerationDecision, Ban, Incident) arrive with the moderation issue.

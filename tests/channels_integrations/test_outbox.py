@@ -1,0 +1,152 @@
+"""Replies: stored first, sent by the worker exactly once, failures shown with their reason."""
+
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+
+from channels_integrations import outbox
+from channels_integrations.models import ChannelStatus
+from channels_integrations.polling import poll_channel
+from inbox import actions
+from inbox.access import AccessDenied
+from inbox.models import ConversationEvent, Direction, EventKind, Message, OutboundAction, OutboundState
+
+
+def a_mention(channel, fake, text="Wo ist meine Bestellung?", **kwargs):
+    channel.cursor = {"min_id": "0"}
+    channel.save(update_fields=["cursor"])
+    notification = fake.add_mention(text, **kwargs)
+    poll_channel(channel.pk)
+    return Message.objects.get(external_id=notification["status"]["id"]).conversation
+
+
+@pytest.mark.django_db
+def test_a_reply_is_stored_as_sending_and_nothing_reaches_the_platform_before_the_worker(
+    channel, fake_mastodon, agent, django_capture_on_commit_callbacks
+):
+    conversation = a_mention(channel, fake_mastodon)
+    with django_capture_on_commit_callbacks() as callbacks:
+        action = actions.queue_reply(user=agent, conversation=conversation, text="Wir kümmern uns!")
+    assert action.state == OutboundState.QUEUED
+    message = action.message
+    assert message.direction == Direction.OUTBOUND and message.external_id is None
+    assert fake_mastodon.received_statuses() == []
+    assert len(callbacks) == 2  # the live update and the delivery task, both after commit
+
+
+@pytest.mark.django_db
+def test_the_worker_sends_the_reply_once_and_records_the_platform_id(
+    channel, fake_mastodon, agent, live_events, django_capture_on_commit_callbacks
+):
+    conversation = a_mention(channel, fake_mastodon, username="erika")
+    target = conversation.messages.get()
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Wir kümmern uns!")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.deliver(action.pk)
+        outbox.deliver(action.pk)  # a redelivered task finds nothing to claim
+
+    action.refresh_from_db()
+    [status] = fake_mastodon.received_statuses()
+    assert status["in_reply_to_id"] == target.external_id
+    assert status["idempotency_key"] == str(action.idempotency_key)
+    assert action.state == OutboundState.SENT and action.attempts == 1
+    assert action.result_external_id == status["id"]
+    action.message.refresh_from_db()
+    assert action.message.external_id == status["id"]
+    conversation.refresh_from_db()
+    assert conversation.first_response_at is not None
+    assert ConversationEvent.objects.filter(conversation=conversation, kind=EventKind.REPLY_SENT).exists()
+    sent_html = [p["html"] for _, p in live_events if p.get("message_id") == action.message_id]
+    assert "✓ Sent" in sent_html[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_claim_an_action_exactly_once(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Once only")
+    barrier = threading.Barrier(4)
+    claims = []
+
+    def worker():
+        barrier.wait(10)
+        claims.append(actions.claim_outbound_action(action.pk))
+        close_old_connections()
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sum(claim is not None for claim in claims) == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_reply_fails_with_the_reason_and_retry_sends_it(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
+    fake_mastodon.fail_next(422, body={"error": "Validation failed: Text character limit of 500 exceeded"})
+
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert action.state == OutboundState.FAILED
+    assert "character limit" in action.last_error
+    assert fake_mastodon.received_statuses() == []
+
+    actions.retry_outbound_action(user=agent, action=action)
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT and action.attempts == 2
+    assert len(fake_mastodon.received_statuses()) == 1
+
+
+@pytest.mark.django_db
+def test_an_ambiguous_timeout_is_retried_with_the_same_key_and_posts_once(channel, fake_mastodon, agent, settings):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Nur einmal bitte")
+    settings.PLATFORM_READ_TIMEOUT = 0.3
+    fake_mastodon.set_delay(1.0)  # the platform creates the status but answers too late
+
+    retry_at = outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert retry_at is not None
+    assert action.state == OutboundState.QUEUED and "did not answer in time" in action.last_error
+
+    fake_mastodon.set_delay(0)
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT
+    assert len(fake_mastodon.received_statuses()) == 1
+    assert action.result_external_id == fake_mastodon.received_statuses()[0]["id"]
+
+
+@pytest.mark.django_db
+def test_an_expired_token_fails_the_reply_and_flags_the_channel(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
+    fake_mastodon.revoke_token("demo-token")
+
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    channel.refresh_from_db()
+    assert action.state == OutboundState.FAILED
+    assert "re-authorized" in action.last_error
+    assert channel.status == ChannelStatus.NEEDS_REAUTH
+
+
+@pytest.mark.django_db
+def test_a_reply_over_the_platform_limit_is_refused_before_it_is_stored(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    with pytest.raises(actions.ActionRefused, match="allows 500"):
+        actions.queue_reply(user=agent, conversation=conversation, text="x" * 501)
+    assert not OutboundAction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_outsider_cannot_reply(channel, fake_mastodon, outsider):
+    conversation = a_mention(channel, fake_mastodon)
+    with pytest.raises(AccessDenied):
+        actions.queue_reply(user=outsider, conversation=conversation, text="Hallo")
+    assert not OutboundAction.objects.exists()

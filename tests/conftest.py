@@ -1,0 +1,71 @@
+"""Shared fixtures: personas (admin, agent, outsider), a live fake Mastodon, captured live events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from channels_integrations.fake_server import FakeServer
+from channels_integrations.mastodon.fake import FakeMastodon
+from tests import factories
+
+
+@pytest.fixture
+def fake_mastodon() -> Iterator[FakeMastodon]:
+    """A fake Mastodon on a free loopback port; `fake_mastodon.url` is its base URL."""
+    fake = FakeMastodon(tokens={"demo-token", "other-token"})
+    server = FakeServer(fake.wsgi_app)
+    server.start()
+    fake.url = server.url  # type: ignore[attr-defined]
+    try:
+        yield fake
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def department(db: None) -> Any:
+    return factories.make_department("Community")
+
+
+@pytest.fixture
+def other_department(db: None) -> Any:
+    return factories.make_department("Sales")
+
+
+@pytest.fixture
+def channel(department: Any, fake_mastodon: FakeMastodon) -> Any:
+    """A Mastodon channel owned by `department`, pointing at the fake server."""
+    return factories.make_mastodon_channel(
+        fake_mastodon.url, department=department, name="Mastodon @brand"  # type: ignore[attr-defined]
+    )
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return factories.make_user("alex", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def agent(department: Any) -> Any:
+    user = factories.make_user("kim")
+    factories.add_member(user, department)
+    return user
+
+
+@pytest.fixture
+def outsider(other_department: Any) -> Any:
+    """A colleague whose department owns none of the channels in the test."""
+    user = factories.make_user("sam")
+    factories.add_member(user, other_department)
+    return user
+
+
+@pytest.fixture
+def live_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Live events that would be sent (group, payload), captured instead of sent."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr("inbox.live.send_events", lambda events: sent.extend(events))
+    return sent

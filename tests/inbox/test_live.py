@@ -1,0 +1,93 @@
+"""The live-update websocket, through the real ASGI stack and the Redis channel layer."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+from django.test import Client
+
+from channels_integrations.polling import poll_channel
+from config.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1") -> WebsocketCommunicator:
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+
+
+def test_the_websocket_refuses_anonymous_connections():
+    async def scenario():
+        communicator = socket()
+        connected, _ = await communicator.connect()
+        assert not connected
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_websocket_refuses_other_sites_pages(agent):
+    cookie = session_cookie(agent)
+
+    async def scenario():
+        communicator = socket(cookie, origin=b"https://evil.example")
+        connected, _ = await communicator.connect()
+        assert not connected
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_new_mention_reaches_its_departments_agents_and_no_one_else(channel, fake_mastodon, agent, outsider, admin_user):
+    channel.cursor = {"min_id": "0"}
+    channel.save()
+    cookies = [session_cookie(user) for user in (agent, outsider, admin_user)]
+
+    async def scenario():
+        sockets = [socket(cookie) for cookie in cookies]
+        for communicator in sockets:
+            connected, _ = await communicator.connect()
+            assert connected
+            assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        agent_socket, outsider_socket, admin_socket = sockets
+
+        fake_mastodon.add_mention("Ist der Shop heute offen?", username="jonas")
+        await database_sync_to_async(poll_channel)(channel.pk)
+
+        for communicator in (agent_socket, admin_socket):
+            received = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+            by_type = {event["type"]: event for event in received}
+            assert "Ist der Shop heute offen?" in by_type["conversation.changed"]["html"]
+            assert "Ist der Shop heute offen?" in by_type["message.changed"]["html"]
+        assert await outsider_socket.receive_nothing(timeout=0.5)
+        for communicator in sockets:
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_rolled_back_work_sends_no_event(channel, fake_mastodon, live_events):
+    channel.cursor = {"min_id": "0"}
+    channel.save()
+    fake_mastodon.add_mention("never committed")
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        poll_channel(channel.pk)
+        raise Abort
+
+    assert live_events == []
+    poll_channel(channel.pk)
+    assert [p["type"] for _, p in live_events].count("conversation.changed") == 1
