@@ -76,7 +76,7 @@ def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
 
 
 def record_poll_failure(account_id: int, *, error: str) -> timedelta:
-    """Exponential back-off with jitter: interval × 2^failures, capped. Returns the delay."""
+    """Exponential back-off with jitter: interval x 2^failures, capped. Returns the delay."""
     now = timezone.now()
     account = ChannelAccount.objects.get(pk=account_id)
     failures = account.consecutive_failures + 1

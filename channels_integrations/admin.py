@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from channels_integrations.models import ChannelAccount, SkippedItem
 
 
-class ChannelAccountForm(forms.ModelForm):  # type: ignore[type-arg]
+class ChannelAccountForm(forms.ModelForm):
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
@@ -29,18 +29,34 @@ class ChannelAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(ChannelAccount)
-class ChannelAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ChannelAccountAdmin(admin.ModelAdmin):
     form = ChannelAccountForm
-    list_display = ["name", "platform", "status", "last_poll_at", "last_poll_result", "next_poll_at"]
+    list_display = [
+        "name",
+        "platform",
+        "status",
+        "last_poll_at",
+        "last_poll_result",
+        "next_poll_at",
+    ]
     list_filter = ["platform", "status"]
-    readonly_fields = ["cursor", "last_poll_at", "last_success_at", "last_poll_result", "last_error",
-                       "consecutive_failures", "rate_limited_until", "next_poll_at", "poll_lease_until"]
+    readonly_fields = [
+        "cursor",
+        "last_poll_at",
+        "last_success_at",
+        "last_poll_result",
+        "last_error",
+        "consecutive_failures",
+        "rate_limited_until",
+        "next_poll_at",
+        "poll_lease_until",
+    ]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [*ChannelAccountForm.Meta.fields, "access_token", *self.readonly_fields]
 
 
 @admin.register(SkippedItem)
-class SkippedItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SkippedItemAdmin(admin.ModelAdmin):
     list_display = ["created_at", "channel_account", "external_id", "reason"]
     list_filter = ["channel_account"]

@@ -23,7 +23,7 @@ class PlatformSession(requests.Session):
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:  # type: ignore[override]
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         return super().request(method, url, *args, **kwargs)

@@ -18,7 +18,7 @@ from channels_integrations.base import ReplyTarget
 from channels_integrations.errors import AuthExpired, ConnectorError, RateLimited
 from channels_integrations.registry import connector_for
 from inbox import actions
-from inbox.models import Message, OutboundAction, OutboundKind
+from inbox.models import Message, OutboundKind
 
 logger = logging.getLogger(__name__)
 

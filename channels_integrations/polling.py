@@ -57,7 +57,10 @@ def poll_channel(account_id: int) -> PollOutcome:
         while outcome.pages < settings.POLL_MAX_PAGES_PER_RUN:
             page = connector.fetch_page(cursor)
             result = ingest_page(
-                channel_account_id=account_id, expected_cursor=cursor, page=page, contact_scope=scope
+                channel_account_id=account_id,
+                expected_cursor=cursor,
+                page=page,
+                contact_scope=scope,
             )
             outcome.pages += 1
             outcome.new_messages += result.new_messages
@@ -81,7 +84,9 @@ def poll_channel(account_id: int) -> PollOutcome:
     except ConnectorError as exc:
         outcome.error = exc.message
         delay = actions.record_poll_failure(account_id, error=exc.message)
-        logger.warning("channel %s poll failed, next try in %ss: %s", account_id, delay, exc.message)
+        logger.warning(
+            "channel %s poll failed, next try in %ss: %s", account_id, delay, exc.message
+        )
         return outcome
     except Exception as exc:
         # A bug or an unreadable credential must not wedge the channel in its lease.

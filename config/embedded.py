@@ -33,6 +33,6 @@ def start_embedded_worker(*, concurrency: int = 4) -> Any:
     )
     thread = threading.Thread(target=worker.start, name="embedded-celery", daemon=True)
     thread.start()
-    beat.start()
+    beat.start()  # type: ignore[union-attr]
     logger.info("embedded Celery worker and beat started (in-memory broker)")
     return worker

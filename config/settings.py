@@ -2,7 +2,7 @@
 
 Two shapes:
 - embedded (no REDIS_URL): SQLite unless DATABASE_URL is set, an in-process Celery worker and
-  scheduler on an in-memory broker, and a thread-safe in-memory channel layer; one process does it all;
+  scheduler on an in-memory broker, and a thread-safe in-memory channel layer: one process;
 - services (REDIS_URL set): Redis is the Celery broker and the channel layer, and the worker and the
   scheduler run as their own processes (`celery -A config worker|beat`).
 """
@@ -33,7 +33,9 @@ DEBUG = env_bool("DJANGO_DEBUG", default=False)
 _DEV_SECRET_KEY = "dev-only-insecure-key-5f0c2a8e7b1d4c3a9e6f"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY") if PRODUCTION else env_str("SECRET_KEY", _DEV_SECRET_KEY)
 # Separate key for credentials at rest, so rotating SECRET_KEY does not orphan every channel token.
-CREDENTIALS_KEY = env_str("CREDENTIALS_KEY") if PRODUCTION else env_str("CREDENTIALS_KEY", SECRET_KEY)
+CREDENTIALS_KEY = (
+    env_str("CREDENTIALS_KEY") if PRODUCTION else env_str("CREDENTIALS_KEY", SECRET_KEY)
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -93,7 +95,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "inbox.sqlite3",
+            "NAME": str(VAR_DIR / "inbox.sqlite3"),
             # The embedded worker writes from other threads: WAL lets readers go on, IMMEDIATE
             # takes the write lock up front instead of failing half-way through a transaction.
             "OPTIONS": {

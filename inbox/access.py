@@ -29,7 +29,7 @@ def visible_channel_ids(user: AnyUser) -> set[int] | None:
         return None
     return set(
         Department.channel_accounts.through.objects.filter(
-            department__memberships__user=user
+            department__memberships__user_id=user.pk
         ).values_list("channelaccount_id", flat=True)
     )
 

@@ -52,7 +52,9 @@ def queue_reply(
         raise ActionRefused("The reply is empty.")
     limit = connector_class(conversation.channel_account.platform).max_reply_length
     if len(text) > limit:
-        raise ActionRefused(f"The reply is {len(text)} characters long; this platform allows {limit}.")
+        raise ActionRefused(
+            f"The reply is {len(text)} characters long; this platform allows {limit}."
+        )
 
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -86,7 +88,12 @@ def queue_reply(
         conversation.last_message_preview = preview(text)
         conversation.last_message_direction = Direction.OUTBOUND
         conversation.message_count += 1
-        fields = ["last_message_at", "last_message_preview", "last_message_direction", "message_count"]
+        fields = [
+            "last_message_at",
+            "last_message_preview",
+            "last_message_direction",
+            "message_count",
+        ]
         if conversation.status == ConversationStatus.NEW:
             conversation.status = ConversationStatus.OPEN
             fields.append("status")
@@ -107,7 +114,10 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
     check_can_reply(user, action.conversation)
     with transaction.atomic():
         updated = OutboundAction.objects.filter(pk=action.pk, state=OutboundState.FAILED).update(
-            state=OutboundState.QUEUED, last_error="", next_attempt_at=None, updated_at=timezone.now()
+            state=OutboundState.QUEUED,
+            last_error="",
+            next_attempt_at=None,
+            updated_at=timezone.now(),
         )
         if not updated:
             raise ActionRefused("Only a failed action can be retried.")
@@ -135,9 +145,9 @@ def claim_outbound_action(action_id: int) -> OutboundAction | None:
     )
     if not claimed:
         return None
-    return OutboundAction.objects.select_related(
-        "conversation__channel_account", "message"
-    ).get(pk=action_id)
+    return OutboundAction.objects.select_related("conversation__channel_account", "message").get(
+        pk=action_id
+    )
 
 
 def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: str = "") -> None:
@@ -154,9 +164,9 @@ def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: s
             Message.objects.filter(pk=action.message_id).update(
                 external_id=external_id, permalink=permalink[:1000]
             )
-        Conversation.objects.filter(pk=action.conversation_id, first_response_at__isnull=True).update(
-            first_response_at=now
-        )
+        Conversation.objects.filter(
+            pk=action.conversation_id, first_response_at__isnull=True
+        ).update(first_response_at=now)
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,
             kind=EventKind.REPLY_SENT,
@@ -182,7 +192,10 @@ def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
 def schedule_outbound_retry(action: OutboundAction, *, at: datetime, reason: str) -> None:
     """Back to "queued" for another attempt at `at` (the caller enqueues the task with an ETA)."""
     OutboundAction.objects.filter(pk=action.pk, state=OutboundState.SENDING).update(
-        state=OutboundState.QUEUED, next_attempt_at=at, last_error=reason[:2000], updated_at=timezone.now()
+        state=OutboundState.QUEUED,
+        next_attempt_at=at,
+        last_error=reason[:2000],
+        updated_at=timezone.now(),
     )
     _publish_action(action)
 

@@ -20,7 +20,7 @@ from inbox.live import channel_group, user_group
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class LiveConsumer(AsyncJsonWebsocketConsumer):
     groups: list[str]
 
     async def connect(self) -> None:

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem
 from channels_integrations.models import ChannelAccount, SkippedItem
@@ -248,7 +247,9 @@ def _storable(payload: Any) -> Any:
     if isinstance(payload, str):
         return payload.replace("\x00", "\ufffd")
     if isinstance(payload, dict):
-        return {str(key).replace("\x00", "\ufffd"): _storable(value) for key, value in payload.items()}
+        return {
+            str(key).replace("\x00", "\ufffd"): _storable(value) for key, value in payload.items()
+        }
     if isinstance(payload, list):
         return [_storable(value) for value in payload]
     if payload is None or isinstance(payload, bool | int | float):

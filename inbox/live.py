@@ -55,6 +55,9 @@ def send_changes(*, conversation_ids: set[int], message_ids: set[int]) -> None:
                     "html": render_to_string(
                         "inbox/_conversation_row.html", {"conversation": conversation}
                     ),
+                    "head_html": render_to_string(
+                        "inbox/_conversation_head.html", {"conversation": conversation}
+                    ),
                 },
             )
         )

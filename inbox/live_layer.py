@@ -14,7 +14,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer
 
 
-class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
+class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._owner_loop: asyncio.AbstractEventLoop | None = None

@@ -39,7 +39,9 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=MembershipRole.choices, default=MembershipRole.AGENT)
+    role = models.CharField(
+        max_length=10, choices=MembershipRole.choices, default=MembershipRole.AGENT
+    )
 
     class Meta:
         constraints = [
@@ -205,12 +207,16 @@ class PlatformState(models.TextChoices):
 
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     # Denormalized from the conversation so the database can enforce one row per platform item.
     channel_account = models.ForeignKey(
         ChannelAccount, on_delete=models.CASCADE, related_name="messages"
     )
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", until an outbound message has reached the platform: the unique constraint
+    # below must not treat all unsent replies as duplicates of each other.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     parent_external_id = models.CharField(max_length=200, blank=True, default="")
     direction = models.CharField(max_length=10, choices=Direction.choices)
     contact = models.ForeignKey(
@@ -284,7 +290,9 @@ class OutboundAction(models.Model):
     kind = models.CharField(max_length=20, choices=OutboundKind.choices)
     target_external_id = models.CharField(max_length=200)
     text = models.TextField(blank=True, default="")
-    state = models.CharField(max_length=20, choices=OutboundState.choices, default=OutboundState.QUEUED)
+    state = models.CharField(
+        max_length=20, choices=OutboundState.choices, default=OutboundState.QUEUED
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     result_external_id = models.CharField(max_length=200, blank=True, default="")

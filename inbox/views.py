@@ -108,12 +108,13 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             if not request.htmx:  # type: ignore[attr-defined]
                 return redirect("inbox:conversation", pk=conversation.pk)
+            assert action.message_id is not None  # a reply always has its outbound message
             message = Message.objects.select_related("author", "outbound_action").get(
                 pk=action.message_id
             )
             return render(request, "inbox/_message.html", {"message": message})
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "inbox/_form_error.html", {"error": error}, status=422)
     return HttpResponseBadRequest(error)

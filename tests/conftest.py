@@ -1,4 +1,4 @@
-"""Shared fixtures: personas (admin, agent, outsider), a live fake Mastodon, captured live events."""
+"""Shared fixtures: personas (admin, agent, outsider), a live fake Mastodon, live events."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from channels_integrations.mastodon.fake import FakeMastodon
 from tests import factories
 
 
+class ServedMastodon(FakeMastodon):
+    """A fake Mastodon that knows the base URL it is served on."""
+
+    url = ""
+
+
 @pytest.fixture
-def fake_mastodon() -> Iterator[FakeMastodon]:
+def fake_mastodon() -> Iterator[ServedMastodon]:
     """A fake Mastodon on a free loopback port; `fake_mastodon.url` is its base URL."""
-    fake = FakeMastodon(tokens={"demo-token", "other-token"})
+    fake = ServedMastodon(tokens={"demo-token", "other-token"})
     server = FakeServer(fake.wsgi_app)
     server.start()
-    fake.url = server.url  # type: ignore[attr-defined]
+    fake.url = server.url
     try:
         yield fake
     finally:
@@ -36,10 +42,12 @@ def other_department(db: None) -> Any:
 
 
 @pytest.fixture
-def channel(department: Any, fake_mastodon: FakeMastodon) -> Any:
+def channel(department: Any, fake_mastodon: ServedMastodon) -> Any:
     """A Mastodon channel owned by `department`, pointing at the fake server."""
     return factories.make_mastodon_channel(
-        fake_mastodon.url, department=department, name="Mastodon @brand"  # type: ignore[attr-defined]
+        fake_mastodon.url,
+        department=department,
+        name="Mastodon @brand",
     )
 
 

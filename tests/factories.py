@@ -39,12 +39,16 @@ def make_department(name: str | None = None) -> Department:
     return Department.objects.create(name=name, slug=name.lower().replace(" ", "-"))
 
 
-def add_member(user: AbstractUser, department: Department, role: str = MembershipRole.AGENT) -> Membership:
+def add_member(user: Any, department: Department, role: str = MembershipRole.AGENT) -> Membership:
     return Membership.objects.create(user=user, department=department, role=role)
 
 
 def make_mastodon_channel(
-    base_url: str = "http://127.0.0.1:9", *, token: str = "demo-token", department: Department | None = None, **fields: Any
+    base_url: str = "http://127.0.0.1:9",
+    *,
+    token: str = "demo-token",
+    department: Department | None = None,
+    **fields: Any,
 ) -> ChannelAccount:
     channel = ChannelAccount(
         platform=Platform.MASTODON,
@@ -60,23 +64,41 @@ def make_mastodon_channel(
 
 
 def make_conversation(
-    channel: ChannelAccount, *, text: str = "Hello @brand", author: str = "Jane Doe", when: datetime | None = None
+    channel: ChannelAccount,
+    *,
+    text: str = "Hello @brand",
+    author: str = "Jane Doe",
+    when: datetime | None = None,
 ) -> Conversation:
     n = next(_counter)
     when = when or timezone.now() - timedelta(minutes=n)
     person = Person.objects.create(display_name=author)
     contact = Contact.objects.create(
-        platform=channel.platform, scope="test", external_id=f"acct{n}", handle=f"user{n}@example.social",
-        display_name=author, person=person,
+        platform=channel.platform,
+        scope="test",
+        external_id=f"acct{n}",
+        handle=f"user{n}@example.social",
+        display_name=author,
+        person=person,
     )
     conversation = Conversation.objects.create(
-        channel_account=channel, kind="mention", thread_key=f"status{n}", contact=contact,
-        last_message_at=when, last_message_preview=text[:140], last_message_direction=Direction.INBOUND,
+        channel_account=channel,
+        kind="mention",
+        thread_key=f"status{n}",
+        contact=contact,
+        last_message_at=when,
+        last_message_preview=text[:140],
+        last_message_direction=Direction.INBOUND,
         message_count=1,
     )
     Message.objects.create(
-        conversation=conversation, channel_account=channel, external_id=f"status{n}",
-        direction=Direction.INBOUND, contact=contact, text=text, sent_at=when,
+        conversation=conversation,
+        channel_account=channel,
+        external_id=f"status{n}",
+        direction=Direction.INBOUND,
+        contact=contact,
+        text=text,
+        sent_at=when,
         raw={"status": {"id": f"status{n}", "visibility": "public"}},
     )
     return conversation

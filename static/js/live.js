@@ -61,6 +61,13 @@
     processed(node);
   }
 
+  // The open conversation's header (status, due time) follows the same event as its row.
+  function replaceIfPresent(html) {
+    const node = html && fragment(html);
+    const existing = node && node.id && document.getElementById(node.id);
+    if (existing) { existing.replaceWith(node); processed(node); }
+  }
+
   function upsertMessage(event) {
     const thread = document.getElementById("thread-" + event.conversation_id);
     if (thread) upsertInto(thread, event.html);
@@ -105,7 +112,11 @@
       });
       socket.addEventListener("message", function (message) {
         const event = JSON.parse(message.data);
-        if (event.type === "conversation.changed") { upsertRow(event.html); markSelected(); }
+        if (event.type === "conversation.changed") {
+          upsertRow(event.html);
+          replaceIfPresent(event.head_html);
+          markSelected();
+        }
         else if (event.type === "message.changed") upsertMessage(event);
       });
       socket.addEventListener("close", function (closed) {

@@ -93,7 +93,9 @@ def test_it_hands_out_only_active_due_channels_and_leases_them():
     factories.make_mastodon_channel(next_poll_at=timezone.now() + timedelta(minutes=1))
     factories.make_mastodon_channel(next_poll_at=timezone.now(), status=ChannelStatus.PAUSED)
     factories.make_mastodon_channel(next_poll_at=timezone.now(), status=ChannelStatus.NEEDS_REAUTH)
-    failing = factories.make_mastodon_channel(next_poll_at=timezone.now(), status=ChannelStatus.FAILING)
+    failing = factories.make_mastodon_channel(
+        next_poll_at=timezone.now(), status=ChannelStatus.FAILING
+    )
 
     assert sorted(claim_due_channels()) == sorted([due.pk, failing.pk])
     due.refresh_from_db()
@@ -105,5 +107,7 @@ def test_a_channel_whose_poll_died_is_handed_out_again_after_its_lease():
     assert claim_due_channels() == [channel.pk]
     assert claim_due_channels() == []
     # The worker holding the lease was killed; time passes beyond the lease.
-    ChannelAccount.objects.filter(pk=channel.pk).update(next_poll_at=timezone.now() - timedelta(seconds=1))
+    ChannelAccount.objects.filter(pk=channel.pk).update(
+        next_poll_at=timezone.now() - timedelta(seconds=1)
+    )
     assert claim_due_channels() == [channel.pk]

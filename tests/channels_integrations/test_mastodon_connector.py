@@ -9,14 +9,16 @@ from channels_integrations.base import ConnectionSettings, ReplyTarget
 from channels_integrations.errors import AuthExpired, InvalidRequest, RateLimited, Transient
 from channels_integrations.http import platform_session
 from channels_integrations.mastodon.connector import MastodonConnector, normalize_notification
-from channels_integrations.mastodon.fake import FakeMastodon
+from tests.conftest import ServedMastodon
 
 FIXTURES = Path(__file__).resolve().parents[2] / "channels_integrations" / "mastodon" / "fixtures"
 
 
-def connector_for(fake: FakeMastodon, *, token: str = "demo-token", read_timeout: float = 5.0) -> MastodonConnector:
+def connector_for(
+    fake: ServedMastodon, *, token: str = "demo-token", read_timeout: float = 5.0
+) -> MastodonConnector:
     return MastodonConnector(
-        ConnectionSettings(settings={"base_url": fake.url}, credentials={"access_token": token}),  # type: ignore[attr-defined]
+        ConnectionSettings(settings={"base_url": fake.url}, credentials={"access_token": token}),
         platform_session(read_timeout=read_timeout),
     )
 
@@ -42,7 +44,7 @@ def test_it_treats_direct_visibility_as_a_private_message():
 
 def test_it_never_keeps_platform_html_or_script_urls():
     notification = json.loads((FIXTURES / "notifications_mention.json").read_text())[0]
-    notification["status"]["content"] = '<p>hi<script>alert(1)</script> <b>there</b><br>line 2</p>'
+    notification["status"]["content"] = "<p>hi<script>alert(1)</script> <b>there</b><br>line 2</p>"
     notification["status"]["url"] = "javascript:alert(1)"
     notification["status"]["uri"] = "javascript:alert(2)"
     notification["status"]["account"]["url"] = "data:text/html,boo"
@@ -62,7 +64,11 @@ def test_it_pages_forward_with_min_id_until_caught_up(fake_mastodon):
     for n in range(3):
         fake_mastodon.add_mention(f"later {n}")
     page = connector.fetch_page(page.cursor)
-    assert sorted(i.text for i in page.items) == ["@brand later 0", "@brand later 1", "@brand later 2"]
+    assert sorted(i.text for i in page.items) == [
+        "@brand later 0",
+        "@brand later 1",
+        "@brand later 2",
+    ]
     assert not page.caught_up
     page = connector.fetch_page(page.cursor)
     assert page.items == [] and page.caught_up
@@ -75,7 +81,9 @@ def test_it_pages_forward_with_min_id_until_caught_up(fake_mastodon):
 def test_it_skips_a_malformed_notification_and_keeps_the_rest(fake_mastodon):
     connector = connector_for(fake_mastodon)
     fake_mastodon.add_mention("before")
-    broken = fake_mastodon.add_raw_notification({"type": "mention", "status": {"id": "1", "content": 5}})
+    broken = fake_mastodon.add_raw_notification(
+        {"type": "mention", "status": {"id": "1", "content": 5}}
+    )
     fake_mastodon.add_mention("after")
     page = connector.fetch_page({"min_id": "0"})
     assert sorted(i.text for i in page.items) == ["@brand after", "@brand before"]
@@ -84,10 +92,14 @@ def test_it_skips_a_malformed_notification_and_keeps_the_rest(fake_mastodon):
 
 
 def test_it_replies_in_thread_with_the_mention_visibility_and_idempotency_key(fake_mastodon):
-    notification = fake_mastodon.add_mention("Wo bleibt meine Bestellung?", username="erika", visibility="unlisted")
+    notification = fake_mastodon.add_mention(
+        "Wo bleibt meine Bestellung?", username="erika", visibility="unlisted"
+    )
     item = normalize_notification(notification)
     connector = connector_for(fake_mastodon)
-    target = ReplyTarget(external_id=item.external_id, author_handle=item.author.handle, raw=item.raw)
+    target = ReplyTarget(
+        external_id=item.external_id, author_handle=item.author.handle, raw=item.raw
+    )
 
     sent = connector.reply(target=target, text="Wir schauen nach!", idempotency_key="key-1")
     again = connector.reply(target=target, text="Wir schauen nach!", idempotency_key="key-1")
@@ -119,7 +131,11 @@ def test_it_reads_the_rate_limit_reset_from_the_headers(fake_mastodon):
     fake_mastodon.fail_next(
         429,
         body={"error": "Too many requests"},
-        headers={"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2099-03-22T18:25:00.000000Z"},
+        headers={
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": "2099-03-22T18:25:00.000000Z",
+        },
     )
     with pytest.raises(RateLimited) as caught:
         connector_for(fake_mastodon).fetch_page({"min_id": "0"})

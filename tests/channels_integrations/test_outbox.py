@@ -10,7 +10,14 @@ from channels_integrations.models import ChannelStatus
 from channels_integrations.polling import poll_channel
 from inbox import actions
 from inbox.access import AccessDenied
-from inbox.models import ConversationEvent, Direction, EventKind, Message, OutboundAction, OutboundState
+from inbox.models import (
+    ConversationEvent,
+    Direction,
+    EventKind,
+    Message,
+    OutboundAction,
+    OutboundState,
+)
 
 
 def a_mention(channel, fake, text="Wo ist meine Bestellung?", **kwargs):
@@ -57,7 +64,9 @@ def test_the_worker_sends_the_reply_once_and_records_the_platform_id(
     assert action.message.external_id == status["id"]
     conversation.refresh_from_db()
     assert conversation.first_response_at is not None
-    assert ConversationEvent.objects.filter(conversation=conversation, kind=EventKind.REPLY_SENT).exists()
+    assert ConversationEvent.objects.filter(
+        conversation=conversation, kind=EventKind.REPLY_SENT
+    ).exists()
     sent_html = [p["html"] for _, p in live_events if p.get("message_id") == action.message_id]
     assert "✓ Sent" in sent_html[-1]
 
@@ -87,7 +96,9 @@ def test_concurrent_workers_claim_an_action_exactly_once(channel, fake_mastodon,
 def test_a_refused_reply_fails_with_the_reason_and_retry_sends_it(channel, fake_mastodon, agent):
     conversation = a_mention(channel, fake_mastodon)
     action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
-    fake_mastodon.fail_next(422, body={"error": "Validation failed: Text character limit of 500 exceeded"})
+    fake_mastodon.fail_next(
+        422, body={"error": "Validation failed: Text character limit of 500 exceeded"}
+    )
 
     outbox.deliver(action.pk)
     action.refresh_from_db()
@@ -103,7 +114,9 @@ def test_a_refused_reply_fails_with_the_reason_and_retry_sends_it(channel, fake_
 
 
 @pytest.mark.django_db
-def test_an_ambiguous_timeout_is_retried_with_the_same_key_and_posts_once(channel, fake_mastodon, agent, settings):
+def test_an_ambiguous_timeout_is_retried_with_the_same_key_and_posts_once(
+    channel, fake_mastodon, agent, settings
+):
     conversation = a_mention(channel, fake_mastodon)
     action = actions.queue_reply(user=agent, conversation=conversation, text="Nur einmal bitte")
     settings.PLATFORM_READ_TIMEOUT = 0.3
@@ -137,7 +150,9 @@ def test_an_expired_token_fails_the_reply_and_flags_the_channel(channel, fake_ma
 
 
 @pytest.mark.django_db
-def test_a_reply_over_the_platform_limit_is_refused_before_it_is_stored(channel, fake_mastodon, agent):
+def test_a_reply_over_the_platform_limit_is_refused_before_it_is_stored(
+    channel, fake_mastodon, agent
+):
     conversation = a_mention(channel, fake_mastodon)
     with pytest.raises(actions.ActionRefused, match="allows 500"):
         actions.queue_reply(user=agent, conversation=conversation, text="x" * 501)

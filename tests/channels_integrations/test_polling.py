@@ -34,13 +34,21 @@ def test_it_ingests_new_mentions_and_moves_the_cursor(
     assert outcome.new_messages == 2 and outcome.caught_up
     assert channel.cursor == {"min_id": last["id"]}
     assert channel.status == ChannelStatus.ACTIVE and channel.last_error == ""
-    assert channel.next_poll_at > timezone.now() + timedelta(seconds=channel.poll_interval_seconds - 5)
+    assert channel.next_poll_at > timezone.now() + timedelta(
+        seconds=channel.poll_interval_seconds - 5
+    )
     texts = set(Message.objects.values_list("text", flat=True))
-    assert texts == {"@brand Wann liefert ihr nach Österreich?", "@brand Thanks for the quick help!"}
+    assert texts == {
+        "@brand Wann liefert ihr nach Österreich?",
+        "@brand Thanks for the quick help!",
+    }
     assert Conversation.objects.count() == 2
     handles = {c.contact.handle for c in Conversation.objects.select_related("contact")}
     assert handles == {first["account"]["acct"], last["account"]["acct"]}
-    assert {payload["type"] for _, payload in live_events} == {"conversation.changed", "message.changed"}
+    assert {payload["type"] for _, payload in live_events} == {
+        "conversation.changed",
+        "message.changed",
+    }
 
 
 def test_the_first_poll_of_a_new_channel_takes_only_the_newest_page(channel, fake_mastodon):
@@ -66,14 +74,26 @@ def test_ingesting_the_same_page_twice_adds_nothing(channel, fake_mastodon):
     connector = connector_for(channel)
     page = connector.fetch_page({"min_id": "0"})
     ingest.ingest_page(channel_account_id=channel.pk, expected_cursor={"min_id": "0"}, page=page)
-    counts = (Message.objects.count(), Conversation.objects.count(), Contact.objects.count(), ConversationEvent.objects.count())
+    counts = (
+        Message.objects.count(),
+        Conversation.objects.count(),
+        Contact.objects.count(),
+        ConversationEvent.objects.count(),
+    )
 
     channel.cursor = {"min_id": "0"}  # as if the cursor had not been saved
     channel.save(update_fields=["cursor"])
-    result = ingest.ingest_page(channel_account_id=channel.pk, expected_cursor={"min_id": "0"}, page=page)
+    result = ingest.ingest_page(
+        channel_account_id=channel.pk, expected_cursor={"min_id": "0"}, page=page
+    )
 
     assert result.new_messages == 0
-    assert (Message.objects.count(), Conversation.objects.count(), Contact.objects.count(), ConversationEvent.objects.count()) == counts
+    assert (
+        Message.objects.count(),
+        Conversation.objects.count(),
+        Contact.objects.count(),
+        ConversationEvent.objects.count(),
+    ) == counts
 
 
 def test_a_failure_during_ingest_leaves_the_cursor_and_the_next_poll_picks_the_items_up(
@@ -104,7 +124,11 @@ def test_a_failure_during_ingest_leaves_the_cursor_and_the_next_poll_picks_the_i
     channel.save()
     outcome = poll_channel(channel.pk)
     assert outcome.new_messages == 3
-    assert sorted(Message.objects.values_list("text", flat=True)) == ["@brand item 0", "@brand item 1", "@brand item 2"]
+    assert sorted(Message.objects.values_list("text", flat=True)) == [
+        "@brand item 0",
+        "@brand item 1",
+        "@brand item 2",
+    ]
 
 
 def test_it_fetches_pages_until_caught_up_bounded_per_run(channel, fake_mastodon, settings):
@@ -131,7 +155,10 @@ def test_a_follow_up_joins_the_conversation_it_answers(channel, fake_mastodon):
     poll_channel(channel.pk)
     assert Conversation.objects.count() == 2
     thread = Conversation.objects.get(thread_key=first["status"]["id"])
-    assert list(thread.messages.values_list("text", flat=True)) == ["@brand Meine Rechnung fehlt", "@brand Nummer 4711"]
+    assert list(thread.messages.values_list("text", flat=True)) == [
+        "@brand Meine Rechnung fehlt",
+        "@brand Nummer 4711",
+    ]
     assert Contact.objects.count() == 1
 
 
@@ -153,8 +180,11 @@ def test_429_sets_rate_limited_until_from_the_headers(channel, fake_mastodon):
     fake_mastodon.fail_next(
         429,
         body={"error": "Too many requests"},
-        headers={"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
-                 "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.000000Z")},
+        headers={
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+        },
     )
     poll_channel(channel.pk)
     channel.refresh_from_db()
@@ -167,8 +197,12 @@ def test_429_sets_rate_limited_until_from_the_headers(channel, fake_mastodon):
     assert len(fake_mastodon.calls()) == calls_before
 
 
-def test_401_marks_the_channel_needs_reauth_and_the_other_channels_go_on(channel, fake_mastodon, department):
-    healthy = factories.make_mastodon_channel(fake_mastodon.url, department=department, token="other-token")
+def test_401_marks_the_channel_needs_reauth_and_the_other_channels_go_on(
+    channel, fake_mastodon, department
+):
+    healthy = factories.make_mastodon_channel(
+        fake_mastodon.url, department=department, token="other-token"
+    )
     fake_mastodon.revoke_token("demo-token")
     fake_mastodon.add_mention("still arriving")
 
@@ -207,7 +241,7 @@ def test_server_errors_and_timeouts_back_off_exponentially(channel, fake_mastodo
 
     assert channel.status == ChannelStatus.FAILING
     assert channel.consecutive_failures == 3
-    # 10 s × 2^n with up to 20 % jitter below: 20, 40, 80
+    # 10 s x 2^n with up to 20 % jitter below: 20, 40, 80
     assert 16 <= delays[0] <= 21 and 32 <= delays[1] <= 41 and 64 <= delays[2] <= 81
     fake_mastodon.set_delay(0)
     fake_mastodon.reset()

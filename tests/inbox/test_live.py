@@ -19,7 +19,9 @@ def session_cookie(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-def socket(cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1") -> WebsocketCommunicator:
+def socket(
+    cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1"
+) -> WebsocketCommunicator:
     headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
     if cookie:
         headers.append((b"cookie", cookie))
@@ -48,7 +50,9 @@ def test_the_websocket_refuses_other_sites_pages(agent):
     async_to_sync(scenario)()
 
 
-def test_a_new_mention_reaches_its_departments_agents_and_no_one_else(channel, fake_mastodon, agent, outsider, admin_user):
+def test_a_new_mention_reaches_its_departments_agents_and_no_one_else(
+    channel, fake_mastodon, agent, outsider, admin_user
+):
     channel.cursor = {"min_id": "0"}
     channel.save()
     cookies = [session_cookie(user) for user in (agent, outsider, admin_user)]

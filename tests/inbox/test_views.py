@@ -11,8 +11,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("method", "name", "kwargs"),
-    [("get", "inbox:list", {}), ("get", "inbox:conversation", {"pk": 1}), ("post", "inbox:reply", {"pk": 1}),
-     ("post", "inbox:retry", {"pk": 1}), ("get", "channels:list", {})],
+    [
+        ("get", "inbox:list", {}),
+        ("get", "inbox:conversation", {"pk": 1}),
+        ("post", "inbox:reply", {"pk": 1}),
+        ("post", "inbox:retry", {"pk": 1}),
+        ("get", "channels:list", {}),
+    ],
 )
 def test_anonymous_users_are_sent_to_the_login_page(client, method, name, kwargs):
     response = getattr(client, method)(reverse(name, kwargs=kwargs))
@@ -50,11 +55,15 @@ def test_an_outsider_neither_lists_nor_opens_nor_answers_another_departments_con
 def test_platform_text_is_escaped_everywhere_it_is_shown(client, agent, department):
     channel = factories.make_mastodon_channel(department=department)
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    conversation = factories.make_conversation(channel, text=hostile, author='"><svg onload=alert(2)>')
+    conversation = factories.make_conversation(
+        channel, text=hostile, author='"><svg onload=alert(2)>'
+    )
     client.force_login(agent)
     for url in (reverse("inbox:list"), reverse("inbox:conversation", args=[conversation.pk])):
         html = client.get(url).content.decode()
-        assert "<script>alert" not in html and "<img src=x" not in html and "<svg onload" not in html
+        assert (
+            "<script>alert" not in html and "<img src=x" not in html and "<svg onload" not in html
+        )
         assert "&lt;script&gt;alert" in html
 
 
@@ -71,7 +80,9 @@ def test_replying_queues_an_outbound_message_shown_as_sending(client, agent, dep
     conversation = factories.make_conversation(channel)
     client.force_login(agent)
     response = client.post(
-        reverse("inbox:reply", args=[conversation.pk]), {"text": "Danke für den Hinweis!"}, HTTP_HX_REQUEST="true"
+        reverse("inbox:reply", args=[conversation.pk]),
+        {"text": "Danke für den Hinweis!"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -102,7 +113,11 @@ def test_the_list_pages_by_keyset(client, agent, department):
     marker = first.split("before=")[1].split('"')[0].replace("&amp;", "&")
     from urllib.parse import unquote
 
-    rest = client.get(reverse("inbox:list"), {"partial": "rows", "before": unquote(marker)}, HTTP_HX_REQUEST="true")
+    rest = client.get(
+        reverse("inbox:list"),
+        {"partial": "rows", "before": unquote(marker)},
+        HTTP_HX_REQUEST="true",
+    )
     html = rest.content.decode()
     assert html.count('class="conv-row') == 5
     assert "load-more" not in html

@@ -16,7 +16,9 @@ class Command(BaseCommand):
             port=settings.FAKE_PLATFORM_PORT,
             mention_interval=settings.DEMO_MENTION_INTERVAL,
         )
-        self.stdout.write(f"Fake Mastodon on {fakes.server.url} (admin: {fakes.server.url}/__admin/)")
+        self.stdout.write(
+            f"Fake Mastodon on {fakes.server.url} (admin: {fakes.server.url}/__admin/)"
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -15,13 +15,20 @@ DEMO_TOKEN = "demo-token"  # noqa: S105  (the fake server's accepted token)
 
 
 class Command(BaseCommand):
-    help = "Create the demo workspace (admin, agent, department, Mastodon channel on the fake server)."
+    help = (
+        "Create the demo workspace (admin, agent, department, Mastodon channel on the fake server)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
         admin, created = User.objects.get_or_create(
             username="admin",
-            defaults={"is_staff": True, "is_superuser": True, "first_name": "Alex", "last_name": "Admin"},
+            defaults={
+                "is_staff": True,
+                "is_superuser": True,
+                "first_name": "Alex",
+                "last_name": "Admin",
+            },
         )
         if created:
             admin.set_password(DEMO_PASSWORD)
@@ -36,11 +43,17 @@ class Command(BaseCommand):
         department, _ = Department.objects.get_or_create(
             slug="community", defaults={"name": "Community"}
         )
-        Membership.objects.get_or_create(user=admin, department=department, defaults={"role": MembershipRole.LEAD})
-        Membership.objects.get_or_create(user=agent, department=department, defaults={"role": MembershipRole.AGENT})
+        Membership.objects.get_or_create(
+            user=admin, department=department, defaults={"role": MembershipRole.LEAD}
+        )
+        Membership.objects.get_or_create(
+            user=agent, department=department, defaults={"role": MembershipRole.AGENT}
+        )
 
         base_url = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
-        channel = ChannelAccount.objects.filter(platform=Platform.MASTODON, name="Mastodon @brand (demo)").first()
+        channel = ChannelAccount.objects.filter(
+            platform=Platform.MASTODON, name="Mastodon @brand (demo)"
+        ).first()
         if channel is None:
             channel = ChannelAccount(platform=Platform.MASTODON, name="Mastodon @brand (demo)")
         channel.settings = {"base_url": base_url}

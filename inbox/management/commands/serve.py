@@ -50,9 +50,17 @@ class Command(BaseCommand):
             else:
                 manage = [sys.executable, "manage.py"]
                 celery = [sys.executable, "-m", "celery", "-A", "config"]
-                children.append(
-                    subprocess.Popen([*celery, "worker", "--pool", "threads", "--concurrency", "8", "-l", "INFO"])  # noqa: S603
-                )
+                worker = [
+                    *celery,
+                    "worker",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "8",
+                    "-l",
+                    "INFO",
+                ]
+                children.append(subprocess.Popen(worker))  # noqa: S603
                 children.append(subprocess.Popen([*celery, "beat", "-l", "INFO"]))  # noqa: S603
                 if options["with_fake_platforms"]:
                     children.append(subprocess.Popen([*manage, "run_fake_platforms"]))  # noqa: S603

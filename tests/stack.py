@@ -1,0 +1,114 @@
+"""Start the product as separate processes (Daphne, Celery worker and beat) for end-to-end tests.
+
+The processes use the test database and the real Redis, so what a test writes is what they see.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_database_url() -> str:
+    db: dict[str, Any] = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
+    """`manage.py serve` in services mode; yields the base URL, stops every process after."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        # A queue of its own: messages left in Redis by other runs are never picked up here.
+        "CELERY_QUEUE": f"inbox-e2e-{uuid.uuid4().hex[:8]}",
+        "CHANNEL_LAYER_PREFIX": f"inbox-e2e-{uuid.uuid4().hex[:8]}",
+        "POLL_DISPATCH_SECONDS": "0.5",
+        "INBOX_VAR_DIR": str(var_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+
+        def serving() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited; see {log_path}")
+            try:
+                return requests.get(base_url + "/accounts/login/", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(serving, timeout=60, what="the web process to serve", interval=0.25)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        # Children (worker, beat) share the session: make sure none outlives the test.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=5)
+        log.close()
+        wait_for(_no_other_database_sessions, timeout=15, what="the stack's database sessions to end")
+
+
+def _no_other_database_sessions() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (others,) = cursor.fetchone()
+    return bool(others == 0)
