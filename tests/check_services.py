@@ -12,7 +12,9 @@ def main() -> int:
     redis_url = os.environ["REDIS_URL"]
     problems = []
     try:
-        psycopg2.connect(database_url, connect_timeout=3).close()
+        # The tests create and drop their own database (test_<name>); the server is what must
+        # answer, through the maintenance database as Django's test runner does.
+        psycopg2.connect(database_url, dbname="postgres", connect_timeout=3).close()
     except psycopg2.Error as exc:
         problems.append(f"PostgreSQL at {database_url} is unreachable: {str(exc).strip()}")
     try:

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+STACK_APPLICATION_NAME = "inbox-e2e-stack"
 T = TypeVar("T")
 
 
@@ -44,7 +45,7 @@ def free_port() -> int:
 
 
 def test_database_url() -> str:
-    db: dict[str, Any] = settings.DATABASES["default"]
+    db: Any = settings.DATABASES["default"]
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
@@ -63,9 +64,11 @@ def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
         "POLL_DISPATCH_SECONDS": "0.5",
         "INBOX_VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
+        # libpq tags the stack's database sessions, so teardown can wait for exactly those.
+        "PGAPPNAME": STACK_APPLICATION_NAME,
     }
     log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
@@ -88,27 +91,24 @@ def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
         yield base_url
     finally:
         process.terminate()
-        try:
+        with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
         # Children (worker, beat) share the session: make sure none outlives the test.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=5)
         log.close()
-        wait_for(_no_other_database_sessions, timeout=15, what="the stack's database sessions to end")
+        wait_for(_stack_sessions_closed, timeout=15, what="the stack's database sessions to end")
 
 
-def _no_other_database_sessions() -> bool:
+def _stack_sessions_closed() -> bool:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE datname = current_database() AND application_name = %s",
+            [STACK_APPLICATION_NAME],
         )
-        (others,) = cursor.fetchone()
-    return bool(others == 0)
+        (sessions,) = cursor.fetchone()
+    return bool(sessions == 0)

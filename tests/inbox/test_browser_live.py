@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from tests import factories
@@ -40,6 +41,10 @@ def chromium(monkeypatch):
             yield browser
         finally:
             browser.close()
+            # The test body ran in Playwright's greenlet, which has its own database connection
+            # (Django keys connections by context); close it, or the test database cannot be
+            # dropped at the end of the session.
+            connections.close_all()
 
 
 def test_a_mention_appears_live_and_the_reply_reaches_the_platform(
@@ -90,6 +95,8 @@ def test_a_mention_appears_live_and_the_reply_reaches_the_platform(
             fake_mastodon.received_statuses, timeout=10, what="the reply on the platform"
         )
         assert status["in_reply_to_id"] == mention["status"]["id"]
-        assert status["status"] == f"@{mention['account']['acct']} Danke Erika, wir prüfen das sofort."
+        assert (
+            status["status"] == f"@{mention['account']['acct']} Danke Erika, wir prüfen das sofort."
+        )
         channel.refresh_from_db()
         assert channel.last_success_at is not None and channel.last_success_at <= timezone.now()
