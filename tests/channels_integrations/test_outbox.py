@@ -1,9 +1,11 @@
 """Replies: stored first, sent by the worker exactly once, failures shown with their reason."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from channels_integrations import outbox
 from channels_integrations.models import ChannelStatus
@@ -165,3 +167,42 @@ def test_an_outsider_cannot_reply(channel, fake_mastodon, outsider):
     with pytest.raises(AccessDenied):
         actions.queue_reply(user=outsider, conversation=conversation, text="Hallo")
     assert not OutboundAction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_worker_died_is_requeued_and_sent_once(
+    channel, fake_mastodon, agent, django_capture_on_commit_callbacks
+):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
+    claimed = actions.claim_outbound_action(action.pk)  # the worker that claimed it was killed
+    assert claimed is not None
+    OutboundAction.objects.filter(pk=action.pk).update(
+        claimed_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        requeued = actions.requeue_stalled_actions(older_than=timedelta(minutes=5))
+    assert requeued == [action.pk] and len(callbacks) >= 1
+    assert actions.requeue_stalled_actions(older_than=timedelta(minutes=5)) == []
+
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT and action.attempts == 2
+    assert len(fake_mastodon.received_statuses()) == 1
+
+
+@pytest.mark.django_db
+def test_a_rate_limited_delivery_waits_for_the_reset(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
+    fake_mastodon.fail_next(
+        429,
+        body={"error": "Too many requests"},
+        headers={"X-RateLimit-Reset": "2099-01-01T00:00:00Z"},
+    )
+    retry_at = outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert retry_at is not None and retry_at.year == 2099
+    assert action.state == OutboundState.QUEUED and action.next_attempt_at == retry_at
+    assert fake_mastodon.received_statuses() == []
