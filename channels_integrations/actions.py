@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount, ChannelStatus
@@ -37,18 +38,20 @@ def claim_due_channels(*, limit: int = 200) -> list[int]:
 
 def record_poll_success(account_id: int, *, caught_up: bool, summary: str) -> None:
     now = timezone.now()
-    account = ChannelAccount.objects.get(pk=account_id)
-    next_poll = now if not caught_up else now + timedelta(seconds=account.poll_interval_seconds)
-    ChannelAccount.objects.filter(pk=account_id).update(
-        status=_keep_unless_failing(account.status, ChannelStatus.ACTIVE),
-        last_poll_at=now,
-        last_success_at=now,
-        last_poll_result=summary[:300],
-        last_error="",
-        consecutive_failures=0,
-        next_poll_at=next_poll,
-        poll_lease_until=None,
+    interval = ChannelAccount.objects.values_list("poll_interval_seconds", flat=True).get(
+        pk=account_id
     )
+    with transaction.atomic():
+        ChannelAccount.objects.filter(pk=account_id).update(
+            last_poll_at=now,
+            last_success_at=now,
+            last_poll_result=summary[:300],
+            last_error="",
+            consecutive_failures=0,
+            next_poll_at=now if not caught_up else now + timedelta(seconds=interval),
+            poll_lease_until=None,
+        )
+        _set_status_unless_decided(account_id, ChannelStatus.ACTIVE)
 
 
 def record_poll_rate_limited(account_id: int, *, retry_at: datetime, error: str) -> None:
@@ -66,30 +69,35 @@ def record_poll_rate_limited(account_id: int, *, retry_at: datetime, error: str)
 def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
     """The token is dead: stop polling this channel until someone re-authorizes it."""
     now = timezone.now()
-    ChannelAccount.objects.filter(pk=account_id).update(
-        status=ChannelStatus.NEEDS_REAUTH,
-        poll_lease_until=None,
-        last_poll_at=now,
-        last_poll_result="needs re-authorization",
-        last_error=error[:2000],
-    )
+    with transaction.atomic():
+        ChannelAccount.objects.filter(pk=account_id).update(
+            poll_lease_until=None,
+            last_poll_at=now,
+            last_poll_result="needs re-authorization",
+            last_error=error[:2000],
+        )
+        _set_status_unless_decided(account_id, ChannelStatus.NEEDS_REAUTH)
 
 
 def record_poll_failure(account_id: int, *, error: str) -> timedelta:
     """Exponential back-off with jitter: interval x 2^failures, capped. Returns the delay."""
     now = timezone.now()
-    account = ChannelAccount.objects.get(pk=account_id)
-    failures = account.consecutive_failures + 1
-    delay = backoff_delay(account.poll_interval_seconds, failures)
-    ChannelAccount.objects.filter(pk=account_id).update(
-        status=_keep_unless_failing(account.status, ChannelStatus.FAILING),
-        consecutive_failures=failures,
-        next_poll_at=now + delay,
-        poll_lease_until=None,
-        last_poll_at=now,
-        last_poll_result=f"failed ({failures} in a row)",
-        last_error=error[:2000],
-    )
+    with transaction.atomic():
+        ChannelAccount.objects.filter(pk=account_id).update(
+            consecutive_failures=F("consecutive_failures") + 1
+        )
+        interval, failures = ChannelAccount.objects.values_list(
+            "poll_interval_seconds", "consecutive_failures"
+        ).get(pk=account_id)
+        delay = backoff_delay(interval, failures)
+        ChannelAccount.objects.filter(pk=account_id).update(
+            next_poll_at=now + delay,
+            poll_lease_until=None,
+            last_poll_at=now,
+            last_poll_result=f"failed ({failures} in a row)",
+            last_error=error[:2000],
+        )
+        _set_status_unless_decided(account_id, ChannelStatus.FAILING)
     return delay
 
 
@@ -103,6 +111,7 @@ def backoff_delay(interval_seconds: int, failures: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.8, 1.0))  # noqa: S311
 
 
-def _keep_unless_failing(current: str, new: str) -> str:
-    # A person's decision (paused, needs_reauth) is never overwritten by a poll's outcome.
-    return new if current in POLLABLE_STATUSES else current
+def _set_status_unless_decided(account_id: int, status: str) -> None:
+    # A person's decision (paused) or a state only a person can clear (needs_reauth) is never
+    # overwritten by a poll's outcome, even one that finishes after the decision was made.
+    ChannelAccount.objects.filter(pk=account_id, status__in=POLLABLE_STATUSES).update(status=status)

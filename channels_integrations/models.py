@@ -96,6 +96,13 @@ class SkippedItem(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "external_id"],
+                condition=~Q(external_id=""),
+                name="skipped_item_unique_external_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"skipped {self.external_id or '?'} on {self.channel_account_id}: {self.reason[:60]}"

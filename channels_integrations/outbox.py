@@ -59,11 +59,16 @@ def deliver(action_id: int) -> datetime | None:
         )
         return None
     except ConnectorError as exc:
-        if not exc.permanent and action.attempts < settings.OUTBOX_MAX_ATTEMPTS:
+        if exc.permanent:
+            actions.mark_outbound_failed(action, reason=exc.message)
+            return None
+        if action.attempts < settings.OUTBOX_MAX_ATTEMPTS:
+            # Same idempotency key on the next attempt: a post that did get through is returned,
+            # not repeated.
             retry_at = timezone.now() + timedelta(seconds=min(10 * 3 ** (action.attempts - 1), 900))
             actions.schedule_outbound_retry(action, at=retry_at, reason=exc.message)
             return retry_at
-        actions.mark_outbound_failed(action, reason=exc.message)
+        actions.mark_outbound_failed(action, reason=f"{exc.message}. {actions.MAYBE_POSTED}")
         return None
     except Exception as exc:
         logger.exception("outbound action %s crashed", action_id)

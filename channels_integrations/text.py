@@ -1,6 +1,8 @@
 """Platform HTML → plain text. We never keep or render a platform's HTML, only its text."""
 
 from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
 
 _BLOCK_END = {"p", "div", "blockquote", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
 _SKIP = {"script", "style", "template"}
@@ -46,3 +48,14 @@ def html_to_text(html: str) -> str:
 def preview(text: str, length: int = 140) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
+
+
+def safe_http_url(value: Any) -> str:
+    """A platform URL fit for an href: http(s) with a host, else "" (never javascript:, data:)."""
+    if not isinstance(value, str):
+        return ""
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or len(url) > 1000:
+        return ""
+    return url

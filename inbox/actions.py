@@ -6,14 +6,16 @@ after commit. Views, consumers and tasks call these functions; nothing else writ
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from channels_integrations.registry import connector_class
-from channels_integrations.text import preview
+from channels_integrations.text import preview, safe_http_url
 from inbox.access import AnyUser, check_can_reply
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
@@ -28,15 +30,31 @@ from inbox.models import (
     OutboundState,
 )
 
+logger = logging.getLogger(__name__)
+
+# Shown when we cannot tell whether the platform took the reply (timeouts, a dying worker).
+MAYBE_POSTED = (
+    "The platform did not confirm this reply; it may have been posted. "
+    "Check the thread on the platform before you retry."
+)
+
 
 class ActionRefused(Exception):
     """The action cannot be done as asked; the message is meant for the person who asked."""
 
 
 def _enqueue_delivery(action_id: int) -> None:
+    """After commit, hand the action to a worker. A lost hand-off (broker down) is not an error
+    for the person who acted: requeue_stalled_actions picks the row up again."""
     from channels_integrations.tasks import deliver_outbound_action
 
-    transaction.on_commit(lambda: deliver_outbound_action.delay(action_id))
+    def enqueue() -> None:
+        try:
+            deliver_outbound_action.delay(action_id)
+        except Exception:
+            logger.exception("could not enqueue delivery of outbound action %s", action_id)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 def queue_reply(
@@ -104,8 +122,8 @@ def queue_reply(
             kind=EventKind.REPLY_QUEUED,
             data={"action_id": action.id, "in_reply_to": target.external_id},
         )
-        publish_changes_on_commit(conversation_ids=[conversation.id], message_ids=[message.id])
         _enqueue_delivery(action.id)
+        publish_changes_on_commit(conversation_ids=[conversation.id], message_ids=[message.id])
     return action
 
 
@@ -127,8 +145,8 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
             kind=EventKind.REPLY_RETRIED,
             data={"action_id": action.pk},
         )
-        _publish_action(action)
         _enqueue_delivery(action.pk)
+        _publish_action(action)
     action.refresh_from_db()
     return action
 
@@ -150,23 +168,37 @@ def claim_outbound_action(action_id: int) -> OutboundAction | None:
     )
 
 
+def _still_claimed(action: OutboundAction) -> QuerySet[OutboundAction]:
+    """The row as long as this worker's claim holds: `claimed_at` is the claim's token.
+
+    A worker that stalled past OUTBOX_STALL_SECONDS may find its row requeued and claimed by
+    another; its late result must not overwrite the newer attempt's.
+    """
+    return OutboundAction.objects.filter(
+        pk=action.pk, state=OutboundState.SENDING, claimed_at=action.claimed_at
+    )
+
+
 def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: str = "") -> None:
     now = timezone.now()
     with transaction.atomic():
-        OutboundAction.objects.filter(pk=action.pk).update(
+        updated = _still_claimed(action).update(
             state=OutboundState.SENT,
             result_external_id=external_id,
             sent_at=now,
             last_error="",
             updated_at=now,
         )
+        if not updated:
+            logger.warning("outbound action %s: claim lost before it was marked sent", action.pk)
+            return
         if action.message_id is not None:
             Message.objects.filter(pk=action.message_id).update(
-                external_id=external_id, permalink=permalink[:1000]
+                external_id=external_id, permalink=safe_http_url(permalink)
             )
         Conversation.objects.filter(
             pk=action.conversation_id, first_response_at__isnull=True
-        ).update(first_response_at=now)
+        ).update(first_response_at=now, updated_at=now)
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,
             kind=EventKind.REPLY_SENT,
@@ -178,9 +210,12 @@ def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: s
 def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
     now = timezone.now()
     with transaction.atomic():
-        OutboundAction.objects.filter(pk=action.pk).update(
+        updated = _still_claimed(action).update(
             state=OutboundState.FAILED, last_error=reason[:2000], updated_at=now
         )
+        if not updated:
+            logger.warning("outbound action %s: claim lost before it was marked failed", action.pk)
+            return
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,
             kind=EventKind.REPLY_FAILED,
@@ -191,13 +226,15 @@ def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
 
 def schedule_outbound_retry(action: OutboundAction, *, at: datetime, reason: str) -> None:
     """Back to "queued" for another attempt at `at` (the caller enqueues the task with an ETA)."""
-    OutboundAction.objects.filter(pk=action.pk, state=OutboundState.SENDING).update(
-        state=OutboundState.QUEUED,
-        next_attempt_at=at,
-        last_error=reason[:2000],
-        updated_at=timezone.now(),
-    )
-    _publish_action(action)
+    with transaction.atomic():
+        updated = _still_claimed(action).update(
+            state=OutboundState.QUEUED,
+            next_attempt_at=at,
+            last_error=reason[:2000],
+            updated_at=timezone.now(),
+        )
+        if updated:
+            _publish_action(action)
 
 
 def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
@@ -207,30 +244,37 @@ def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
       because every platform call carries the action's idempotency key (Mastodon keeps it for an
       hour), so a reply that did reach the platform is not posted twice;
     - "queued" and overdue by `older_than`: the task message was lost (a broker restart).
-    The claim in `claim_outbound_action` makes a duplicate task harmless.
+    The claim in `claim_outbound_action` makes a duplicate task harmless. An action whose worker
+    died OUTBOX_MAX_ATTEMPTS times fails instead of looping, and says it may have been posted.
     """
     now = timezone.now()
     cutoff = now - older_than
     with transaction.atomic():
-        stalled = list(
-            OutboundAction.objects.select_for_update(skip_locked=True)
-            .filter(state=OutboundState.SENDING, claimed_at__lt=cutoff)
-            .values_list("pk", flat=True)
+        stalled = OutboundAction.objects.select_for_update(skip_locked=True).filter(
+            state=OutboundState.SENDING, claimed_at__lt=cutoff
         )
-        OutboundAction.objects.filter(pk__in=stalled).update(
+        exhausted = list(stalled.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS))
+        retried = list(
+            stalled.filter(attempts__lt=settings.OUTBOX_MAX_ATTEMPTS).values_list("pk", flat=True)
+        )
+        OutboundAction.objects.filter(pk__in=retried).update(
             state=OutboundState.QUEUED,
             last_error="The worker stopped while sending; trying again.",
             updated_at=now,
         )
+        for action in exhausted:
+            mark_outbound_failed(action, reason=MAYBE_POSTED)
         forgotten = list(
             OutboundAction.objects.filter(state=OutboundState.QUEUED, updated_at__lt=cutoff)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
-            .exclude(pk__in=stalled)
+            .exclude(pk__in=retried)
             .values_list("pk", flat=True)
         )
-        for action_id in [*stalled, *forgotten]:
+        # Stamped, so a queue that is merely slow does not get one more task per row per run.
+        OutboundAction.objects.filter(pk__in=forgotten).update(updated_at=now)
+        for action_id in [*retried, *forgotten]:
             _enqueue_delivery(action_id)
-    return [*stalled, *forgotten]
+    return [*retried, *forgotten]
 
 
 def _publish_action(action: OutboundAction) -> None:

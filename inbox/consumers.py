@@ -1,8 +1,10 @@
 """The live-update websocket: one per open browser tab.
 
-Anonymous connections are refused before the handshake completes. A connection joins the group of
-each channel its user may see (decided by inbox.access, like every page) and its user's own group;
-events are forwarded as JSON with the rendered HTML the page swaps in.
+Anonymous connections are closed at once with code 4401 and get nothing; accepting first lets the
+page read that code (a refused handshake looks like a network error, and the tab would retry
+forever). A connection joins the group of each channel its user may see (decided by inbox.access,
+like every page) and its user's own group; events are forwarded as JSON with rendered HTML.
+Logging out closes the sockets of that session.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.joined: list[str] = await self._groups_for(user)
@@ -45,6 +48,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        session = self.scope.get("session")
+        if session is not None and session.session_key == event.get("session_key"):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     @database_sync_to_async
     def _groups_for(self, user: Any) -> list[str]:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem
 from channels_integrations.models import ChannelAccount, SkippedItem
-from channels_integrations.text import preview
+from channels_integrations.text import preview, safe_http_url
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Contact,
@@ -88,13 +88,16 @@ def ingest_page(
             new_message_ids.add(message.id)
 
         SkippedItem.objects.bulk_create(
-            SkippedItem(
-                channel_account=account,
-                external_id=skipped.external_id[:200],
-                reason=skipped.reason,
-                payload=_storable(skipped.payload),
-            )
-            for skipped in page.skipped
+            (
+                SkippedItem(
+                    channel_account=account,
+                    external_id=skipped.external_id[:200],
+                    reason=skipped.reason,
+                    payload=_storable(skipped.payload),
+                )
+                for skipped in page.skipped
+            ),
+            ignore_conflicts=True,  # the same broken item seen again is recorded once
         )
         account.cursor = page.cursor
         account.save(update_fields=["cursor"])
@@ -133,8 +136,8 @@ def upsert_contact(platform: str, scope: str, author: InboundAuthor) -> Contact:
     fields = {
         "handle": author.handle[:300],
         "display_name": author.display_name[:300],
-        "avatar_url": author.avatar_url,
-        "profile_url": author.profile_url,
+        "avatar_url": safe_http_url(author.avatar_url),
+        "profile_url": safe_http_url(author.profile_url),
     }
     contact = Contact.objects.filter(
         platform=platform, scope=scope, external_id=author.external_id
@@ -175,10 +178,13 @@ def _conversation_for(
             .first()
         )
         if parent_conversation_id is not None:
-            return Conversation.objects.get(pk=parent_conversation_id), False
-    conversation = Conversation.objects.filter(
-        channel_account=account, thread_key=item.thread_key
-    ).first()
+            return Conversation.objects.select_for_update().get(pk=parent_conversation_id), False
+    # Locked: an agent's reply (queue_reply) writes the same denormalized fields concurrently.
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(channel_account=account, thread_key=item.thread_key)
+        .first()
+    )
     if conversation is not None:
         return conversation, False
     conversation = Conversation.objects.create(
@@ -187,7 +193,7 @@ def _conversation_for(
         thread_key=item.thread_key,
         contact=contact,
         post_text=item.post_text,
-        post_permalink=item.post_permalink,
+        post_permalink=safe_http_url(item.post_permalink),
         status=ConversationStatus.NEW,
         last_message_at=item.created_at,
         first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
@@ -212,7 +218,7 @@ def _add_inbound_message(
         contact=contact,
         text=_storable(item.text),
         language=item.language,
-        permalink=item.permalink,
+        permalink=safe_http_url(item.permalink),
         sent_at=item.created_at,
         raw=_storable(item.raw),
     )

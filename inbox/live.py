@@ -34,11 +34,23 @@ def publish_changes_on_commit(
 ) -> None:
     """After the current transaction commits, push the new state of these rows to browsers."""
     transaction.on_commit(
-        partial(send_changes, conversation_ids=set(conversation_ids), message_ids=set(message_ids))
+        partial(send_changes, conversation_ids=set(conversation_ids), message_ids=set(message_ids)),
+        robust=True,
     )
 
 
 def send_changes(*, conversation_ids: set[int], message_ids: set[int]) -> None:
+    # The database is the truth and browsers resynchronize when they reconnect: a failure to
+    # render or send must never turn a committed ingest or reply into an error.
+    try:
+        send_events(_render_changes(conversation_ids, message_ids))
+    except Exception:
+        logger.exception("live update for conversations %s failed", sorted(conversation_ids))
+
+
+def _render_changes(
+    conversation_ids: set[int], message_ids: set[int]
+) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
 
     events: list[tuple[str, dict[str, Any]]] = []
@@ -76,7 +88,7 @@ def send_changes(*, conversation_ids: set[int], message_ids: set[int]) -> None:
                 },
             )
         )
-    send_events(events)
+    return events
 
 
 def send_events(events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -85,14 +97,22 @@ def send_events(events: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(_send_all)(layer, events)
-    except Exception:
-        # The database is the truth and browsers resynchronize when they reconnect; a broken
-        # channel layer must not turn a committed ingest or reply into an error.
-        logger.exception("live update could not be sent (%d events)", len(events))
+    async_to_sync(_send_all)(layer, events)
 
 
 async def _send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) -> None:
     for group, payload in events:
         await layer.group_send(group, {"type": "live.event", "payload": payload})
+
+
+def end_live_session(user_id: int, session_key: str) -> None:
+    """Close the websockets that were opened with this (now logged-out) session."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            user_group(user_id), {"type": "session.ended", "session_key": session_key}
+        )
+    except Exception:
+        logger.exception("could not close the live connections of user %s", user_id)

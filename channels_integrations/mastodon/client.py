@@ -48,12 +48,6 @@ class MastodonClient:
             raise Transient("statuses: the response has no status id")
         return data
 
-    def verify_credentials(self) -> dict[str, Any]:
-        data = self._call("GET", "/api/v1/accounts/verify_credentials")
-        if not isinstance(data, dict):
-            raise Transient("verify_credentials: expected a JSON object")
-        return data
-
     def _call(
         self,
         method: str,

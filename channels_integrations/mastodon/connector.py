@@ -22,7 +22,7 @@ from channels_integrations.base import (
 )
 from channels_integrations.errors import MalformedPayload
 from channels_integrations.mastodon.client import MastodonClient
-from channels_integrations.text import html_to_text
+from channels_integrations.text import html_to_text, safe_http_url
 from inbox.models import ConversationKind
 
 PAGE_LIMIT = 40
@@ -92,7 +92,7 @@ class MastodonConnector(Connector):
             visibility=visibility,
             idempotency_key=idempotency_key,
         )
-        return SentItem(external_id=created["id"], permalink=str(created.get("url") or ""))
+        return SentItem(external_id=created["id"], permalink=safe_http_url(created.get("url")))
 
 
 def normalize_notification(notification: Any) -> InboundItem:
@@ -134,12 +134,12 @@ def normalize_notification(notification: Any) -> InboundItem:
             external_id=account_id,
             handle=_text(account.get("acct")) or _text(account.get("username")),
             display_name=_text(account.get("display_name")) or _text(account.get("username")),
-            avatar_url=_http_url(account.get("avatar")),
-            profile_url=_http_url(account.get("url")),
+            avatar_url=safe_http_url(account.get("avatar")),
+            profile_url=safe_http_url(account.get("url")),
         ),
         text=html_to_text(content),
         created_at=created_at,
-        permalink=_http_url(status.get("url")) or _http_url(status.get("uri")),
+        permalink=safe_http_url(status.get("url")) or safe_http_url(status.get("uri")),
         language=_text(status.get("language"))[:12],
         raw=notification,
     )
@@ -147,13 +147,3 @@ def normalize_notification(notification: Any) -> InboundItem:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _http_url(value: Any) -> str:
-    """Platform URLs end up in href attributes: accept only http(s), never javascript: and kin."""
-    if not isinstance(value, str):
-        return ""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return ""
-    return value.strip()[:1000]

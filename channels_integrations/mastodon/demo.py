@@ -164,7 +164,13 @@ class MentionGenerator:
         self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError("the mention generator did not stop in time")
             self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Add one mention now and return its notification."""

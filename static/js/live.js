@@ -16,11 +16,20 @@
     return node;
   }
 
+  // Fragments carry data-version (their row's last change, "seconds.micro", fixed width): a late
+  // HTTP response or event must not replace what a newer one already showed.
+  function older(node, existing) {
+    const a = node.dataset.version || "";
+    const b = existing.dataset.version || "";
+    return a.length === b.length ? a < b : a.length < b.length;
+  }
+
   // Replace the element with the same id, or append to the container.
   function upsertInto(container, html) {
     const node = fragment(html);
     if (!node) return null;
     const existing = node.id && document.getElementById(node.id);
+    if (existing && older(node, existing)) return existing;
     if (existing) existing.replaceWith(node);
     else container.appendChild(node);
     return processed(node);
@@ -41,6 +50,7 @@
     const node = fragment(html);
     if (!node) return;
     const existing = document.getElementById(node.id);
+    if (existing && older(node, existing)) return;
     const wasSelected = existing && existing.classList.contains("selected");
     if (existing) existing.remove();
     if (wasSelected) node.classList.add("selected");
@@ -65,7 +75,7 @@
   function replaceIfPresent(html) {
     const node = html && fragment(html);
     const existing = node && node.id && document.getElementById(node.id);
-    if (existing) { existing.replaceWith(node); processed(node); }
+    if (existing && !older(node, existing)) { existing.replaceWith(node); processed(node); }
   }
 
   function upsertMessage(event) {

@@ -79,18 +79,24 @@ def test_concurrent_workers_claim_an_action_exactly_once(channel, fake_mastodon,
     action = actions.queue_reply(user=agent, conversation=conversation, text="Once only")
     barrier = threading.Barrier(4)
     claims = []
+    errors = []
 
     def worker():
-        barrier.wait(10)
-        claims.append(actions.claim_outbound_action(action.pk))
-        close_old_connections()
-        connection.close()
+        try:
+            barrier.wait(10)
+            claims.append(actions.claim_outbound_action(action.pk))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(20)
+    assert errors == [] and len(claims) == 4
     assert sum(claim is not None for claim in claims) == 1
 
 
@@ -206,3 +212,24 @@ def test_a_rate_limited_delivery_waits_for_the_reset(channel, fake_mastodon, age
     assert retry_at is not None and retry_at.year == 2099
     assert action.state == OutboundState.QUEUED and action.next_attempt_at == retry_at
     assert fake_mastodon.received_statuses() == []
+
+
+@pytest.mark.django_db
+def test_a_stalled_workers_late_failure_does_not_overwrite_the_newer_attempts_success(
+    channel, fake_mastodon, agent
+):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
+    stalled_claim = actions.claim_outbound_action(action.pk)
+    assert stalled_claim is not None
+    OutboundAction.objects.filter(pk=action.pk).update(
+        claimed_at=timezone.now() - timedelta(minutes=10)
+    )
+    stalled_claim.refresh_from_db()
+    actions.requeue_stalled_actions(older_than=timedelta(minutes=5))
+    outbox.deliver(action.pk)  # the second worker sends it
+
+    actions.mark_outbound_failed(stalled_claim, reason="timed out")  # the first one wakes up
+
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT and action.last_error == ""

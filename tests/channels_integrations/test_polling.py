@@ -248,3 +248,28 @@ def test_server_errors_and_timeouts_back_off_exponentially(channel, fake_mastodo
     poll_channel(channel.pk)
     channel.refresh_from_db()
     assert channel.status == ChannelStatus.ACTIVE and channel.consecutive_failures == 0
+
+
+def test_a_pause_made_during_a_poll_survives_the_polls_outcome(channel):
+    from channels_integrations import actions
+
+    ChannelAccount.objects.filter(pk=channel.pk).update(status=ChannelStatus.PAUSED)
+    actions.record_poll_success(channel.pk, caught_up=True, summary="0 new")
+    actions.record_poll_failure(channel.pk, error="boom")
+    actions.record_poll_needs_reauth(channel.pk, error="401")
+    channel.refresh_from_db()
+    assert channel.status == ChannelStatus.PAUSED
+    assert channel.last_error == "401"  # the outcome is still recorded for the person
+
+
+def test_a_broken_item_seen_twice_is_recorded_once(channel, fake_mastodon):
+    fake_mastodon.add_raw_notification({"type": "mention", "status": None})
+    from channels_integrations.registry import connector_for
+
+    page = connector_for(channel).fetch_page({"min_id": "0"})
+    for _ in range(2):
+        ChannelAccount.objects.filter(pk=channel.pk).update(cursor={"min_id": "0"})
+        ingest.ingest_page(
+            channel_account_id=channel.pk, expected_cursor={"min_id": "0"}, page=page
+        )
+    assert SkippedItem.objects.count() == 1

@@ -3,12 +3,15 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
 
 from channels_integrations.polling import poll_channel
 from config.asgi import application
+from inbox.consumers import CLOSE_UNAUTHENTICATED
+from inbox.live import user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,8 +34,12 @@ def socket(
 def test_the_websocket_refuses_anonymous_connections():
     async def scenario():
         communicator = socket()
-        connected, _ = await communicator.connect()
-        assert not connected
+        await communicator.connect()
+        # Closed at once with the code the page reads as "signed out"; no data before it.
+        assert await communicator.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": CLOSE_UNAUTHENTICATED,
+        }
         await communicator.disconnect()
 
     async_to_sync(scenario)()
@@ -73,7 +80,12 @@ def test_a_new_mention_reaches_its_departments_agents_and_no_one_else(
             by_type = {event["type"]: event for event in received}
             assert "Ist der Shop heute offen?" in by_type["conversation.changed"]["html"]
             assert "Ist der Shop heute offen?" in by_type["message.changed"]["html"]
-        assert await outsider_socket.receive_nothing(timeout=0.5)
+        # The outsider's next message is a marker sent after the mention's events: nothing of
+        # the mention came before it.
+        await get_channel_layer().group_send(
+            user_group(outsider.pk), {"type": "live.event", "payload": {"type": "marker"}}
+        )
+        assert await outsider_socket.receive_json_from(timeout=5) == {"type": "marker"}
         for communicator in sockets:
             await communicator.disconnect()
 
@@ -95,3 +107,22 @@ def test_rolled_back_work_sends_no_event(channel, fake_mastodon, live_events):
     assert live_events == []
     poll_channel(channel.pk)
     assert [p["type"] for _, p in live_events].count("conversation.changed") == 1
+
+
+def test_logging_out_closes_that_sessions_live_connection(agent):
+    client = Client()
+    client.force_login(agent)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        communicator = socket(cookie)
+        connected, _ = await communicator.connect()
+        assert connected
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        await database_sync_to_async(client.post)("/accounts/logout/")
+        assert await communicator.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": CLOSE_UNAUTHENTICATED,
+        }
+
+    async_to_sync(scenario)()
