@@ -21,6 +21,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 ## make run: set up, migrate, create the demo workspace, serve on http://127.0.0.1:8000
 run: $(VENV)/.runtime
+	$(BIN)/python -m config.create_database
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	$(BIN)/python manage.py serve --with-fake-platforms
