@@ -26,7 +26,6 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import psycopg2
-from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 if TYPE_CHECKING:
@@ -34,6 +33,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from config.create_database import ensure_database  # noqa: E402  (needs ROOT on the path)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # Opening posts and follow-ups per language, the mix a German brand sees on Mastodon.
@@ -65,20 +67,6 @@ def database_url_or_exit() -> tuple[str, str]:
         print(f"DATABASE_URL must name a PostgreSQL database, e.g. {example}", file=sys.stderr)
         sys.exit(2)
     return url, name
-
-
-def ensure_database(url: str, name: str) -> None:
-    # Keyword arguments override the URL's own: the same server and user, the maintenance db.
-    conn = psycopg2.connect(url, dbname="postgres")
-    conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                print(f"created database {name}")
-    finally:
-        conn.close()
 
 
 def build_items(n: int, run: str) -> list[InboundItem]:
@@ -215,7 +203,8 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=40)
     args = parser.parse_args()
     url, name = database_url_or_exit()
-    ensure_database(url, name)
+    if ensure_database(url, name):
+        print(f"created database {name}")
 
     import django
 

@@ -109,10 +109,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             if not request.htmx:  # type: ignore[attr-defined]
                 return redirect("inbox:conversation", pk=conversation.pk)
             assert action.message_id is not None  # a reply always has its outbound message
-            message = Message.objects.select_related("author", "outbound_action").get(
-                pk=action.message_id
-            )
-            return render(request, "inbox/_message.html", {"message": message})
+            return _message_fragment(request, action.message_id)
     else:
         error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if request.htmx:  # type: ignore[attr-defined]
@@ -135,5 +132,12 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("inbox:conversation", pk=action.conversation_id)
     assert action.message_id is not None
-    message = Message.objects.select_related("author", "outbound_action").get(pk=action.message_id)
+    return _message_fragment(request, action.message_id)
+
+
+def _message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One message as the thread shows it (the same partial the live events carry)."""
+    message = Message.objects.select_related("contact", "author", "outbound_action").get(
+        pk=message_id
+    )
     return render(request, "inbox/_message.html", {"message": message})
