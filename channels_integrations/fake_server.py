@@ -59,13 +59,20 @@ def bearer_token(request: Request, query_param: str = "access_token") -> str:
 
 @dataclass
 class Fault:
-    """A canned response that replaces the next `times` API calls under `path_prefix`."""
+    """A canned response that replaces the next `times` API calls under `path_prefix`.
+
+    `status == 0` with `stall_seconds` is the ambiguous failure: the call is answered normally
+    (the platform did the work) but the answer comes only after `stall_seconds`, so a client
+    with a shorter read timeout sees a timeout for a request that succeeded.
+    """
 
     status: int
     body: object = None
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     path_prefix: str | None = None
+    method: str | None = None
+    stall_seconds: float = 0.0
 
     @classmethod
     def from_json(cls, payload: object) -> Fault:
@@ -73,15 +80,63 @@ class Fault:
         if not isinstance(payload, dict) or not isinstance(payload.get("status"), int):
             raise ValueError("expected a JSON object with an integer status")
         headers, times = payload.get("headers") or {}, payload.get("times", 1)
-        prefix = payload.get("path_prefix")
+        prefix = payload.get("path_prefix") or None
+        method = payload.get("method") or None
+        stall = payload.get("stall_seconds", 0) or 0
         if not isinstance(headers, dict):
             raise ValueError("headers must be an object")
         if not isinstance(times, int) or times < 1:
             raise ValueError("times must be a positive integer")
         if prefix is not None and not isinstance(prefix, str):
             raise ValueError("path_prefix must be a string")
+        if method is not None and not isinstance(method, str):
+            raise ValueError("method must be a string")
+        if not isinstance(stall, int | float) or stall < 0:
+            raise ValueError("stall_seconds must be a non-negative number")
+        if payload["status"] == 0 and not stall:
+            raise ValueError("status 0 (answer normally) needs stall_seconds")
         fault_headers = {str(name): str(value) for name, value in headers.items()}
-        return cls(payload["status"], payload.get("body"), fault_headers, times, prefix)
+        return cls(
+            payload["status"],
+            payload.get("body"),
+            fault_headers,
+            times,
+            prefix,
+            method.upper() if method else None,
+            float(stall),
+        )
+
+    @classmethod
+    def from_form(cls, form: dict[str, str]) -> Fault:
+        """The admin page's fault form: the same fields, as text; raises ValueError."""
+        try:
+            payload: dict[str, Any] = {
+                "status": int(form.get("status") or 0),
+                "times": int(form.get("times") or 1),
+                "stall_seconds": float(form.get("stall_seconds") or 0),
+            }
+        except ValueError:
+            raise ValueError("status, times and stall seconds must be numbers") from None
+        for name in ("path_prefix", "method"):
+            if form.get(name, "").strip():
+                payload[name] = form[name].strip()
+        if form.get("headers", "").strip():
+            try:
+                payload["headers"] = json.loads(form["headers"])
+            except ValueError:
+                raise ValueError("headers must be a JSON object") from None
+        body = form.get("body", "").strip()
+        if body:
+            try:
+                payload["body"] = json.loads(body)
+            except ValueError:
+                payload["body"] = body
+        return cls.from_json(payload)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.path_prefix is None or path.startswith(self.path_prefix)) and (
+            self.method is None or self.method == method.upper()
+        )
 
     def response(self) -> Response:
         return json_response(self.body, self.status, self.headers)
@@ -100,10 +155,10 @@ class FaultQueue:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.path_prefix is None or path.startswith(fault.path_prefix):
+                if fault.matches(method, path):
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)
@@ -231,6 +286,7 @@ def admin_page(
         fields="\n".join(_field_html(field) for field in form.fields),
         submit=html.escape(form.submit),
         tables="\n".join(_table_html(table) for table in tables),
+        faults=_FAULT_FORM,
     )
     return Response(body, content_type="text/html; charset=utf-8")
 
@@ -278,9 +334,27 @@ tr { border-bottom: 1px solid #ddd; } td { white-space: pre-wrap; } .empty { col
 $fields
 <button type="submit">$submit</button>
 </form>
+$faults
 $tables
 </body></html>
 """)
+
+
+_FAULT_FORM = """<h2>Inject a fault</h2>
+<p class="muted">The next matching API calls get this answer. Status 0 with a stall answers
+normally but late: the client times out on a call the platform carried out.</p>
+<form method="post" action="fail-next">
+<label for="f-status">Status</label><input id="f-status" name="status" value="500">
+<label for="f-times">For the next N calls</label><input id="f-times" name="times" value="1">
+<label for="f-path">Path prefix</label><input id="f-path" name="path_prefix" placeholder="any">
+<label for="f-method">Method</label><input id="f-method" name="method" placeholder="any">
+<label for="f-headers">Headers (JSON)</label><textarea id="f-headers" name="headers" rows="2"
+ placeholder='{"Retry-After": "30"}'></textarea>
+<label for="f-body">Body (JSON or text)</label><textarea id="f-body" name="body" rows="3"
+ placeholder="the platform's usual error"></textarea>
+<label for="f-stall">Stall seconds</label><input id="f-stall" name="stall_seconds" value="0">
+<button type="submit">Queue fault</button>
+</form>"""
 
 
 class PlatformFake:
@@ -328,12 +402,39 @@ class PlatformFake:
         headers: dict[str, str] | None = None,
         times: int = 1,
         path_prefix: str | None = None,
+        method: str | None = None,
+        stall_seconds: float = 0.0,
     ) -> None:
-        """The next `times` API calls (under `path_prefix`, if given) get this response."""
+        """The next `times` API calls (under `path_prefix` and with `method`, if given) get this
+        response, after `stall_seconds` if given."""
         default_body, default_headers = self.fault_defaults(status)
         body = copy.deepcopy(default_body if body is None else body)
         headers = dict(default_headers if headers is None else headers)
-        self._faults.push(Fault(status, body, headers, times, path_prefix))
+        self._faults.push(
+            Fault(
+                status,
+                body,
+                headers,
+                times,
+                path_prefix,
+                method.upper() if method else None,
+                stall_seconds,
+            )
+        )
+
+    def accept_then_stall(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        path_prefix: str | None = None,
+        method: str | None = "POST",
+    ) -> None:
+        """The next matching calls are carried out, but answered only after `seconds`: the
+        ambiguous failure (the client times out on a request the platform did)."""
+        self._faults.push(
+            Fault(0, None, {}, times, path_prefix, method.upper() if method else None, seconds)
+        )
 
     def calls(self) -> list[dict[str, Any]]:
         """API calls received so far (admin calls excluded), oldest first."""
@@ -360,18 +461,25 @@ class PlatformFake:
 
     def _dispatch_api(self, request: Request) -> Response:
         request.get_data()  # read the body now, not while holding the lock
-        fault = self._faults.take(request.path)
-        if fault is not None:
+        fault = self._faults.take(request.path, request.method)
+        if fault is not None and fault.status:
             response = fault.response()
         else:
-            with self._lock:
-                response = self.answer(request)
+            response = self.answer_unlocked(request)
         self._calls.record(request, response.status_code)
         with self._lock:
             delay = self._delay
+        if fault is not None and fault.stall_seconds:
+            delay += fault.stall_seconds
         if delay:
             time.sleep(delay)
         return response
+
+    def answer_unlocked(self, request: Request) -> Response:
+        """Calls `answer()` with `_lock` held. A fake whose API blocks (a long poll) overrides
+        this to wait outside the lock."""
+        with self._lock:
+            return self.answer(request)
 
     def _dispatch_admin(self, request: Request) -> Response:
         try:
@@ -382,17 +490,33 @@ class PlatformFake:
         return response
 
     def _admin_fail_next(self, request: Request) -> Response:
+        from_form = not request.is_json
         try:
-            fault = Fault.from_json(request.get_json(silent=True))
+            if from_form:
+                fault = Fault.from_form(request.form.to_dict())
+            else:
+                fault = Fault.from_json(request.get_json(silent=True))
         except ValueError as error:
             return json_response({"error": str(error)}, 400)
-        self.fail_next(
-            fault.status,
-            body=fault.body,
-            headers=fault.headers or None,
-            times=fault.times,
-            path_prefix=fault.path_prefix,
-        )
+        if fault.status:
+            self.fail_next(
+                fault.status,
+                body=fault.body,
+                headers=fault.headers or None,
+                times=fault.times,
+                path_prefix=fault.path_prefix,
+                method=fault.method,
+                stall_seconds=fault.stall_seconds,
+            )
+        else:
+            self.accept_then_stall(
+                fault.stall_seconds,
+                times=fault.times,
+                path_prefix=fault.path_prefix,
+                method=fault.method,
+            )
+        if from_form:
+            return Response("", 303, {"Location": request.script_root + "/__admin/"})
         return json_response({"queued": True}, 201)
 
     def _admin_reset(self, request: Request) -> Response:
