@@ -186,6 +186,9 @@ class Connector:
         self.session = session
         # Quota units spent by the calls of this instance; the poll and the outbox record them.
         self.units_spent = 0
+        # Set when the connector refreshed its token (OAuth refresh): the poll and the outbox
+        # store these credentials (encrypted) after the call.
+        self.updated_credentials: dict[str, Any] | None = None
 
     def contact_scope(self) -> str:
         """The id space of this platform's user ids for this account (see Contact.scope)."""

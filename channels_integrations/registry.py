@@ -8,6 +8,12 @@ from channels_integrations.models import ChannelAccount
 
 CONNECTORS: dict[str, str] = {
     "mastodon": "channels_integrations.mastodon.connector.MastodonConnector",
+    "facebook": "channels_integrations.facebook.connector.FacebookConnector",
+    "instagram": "channels_integrations.instagram.connector.InstagramConnector",
+    "youtube": "channels_integrations.youtube.connector.YouTubeConnector",
+    "x": "channels_integrations.x.connector.XConnector",
+    "telegram": "channels_integrations.telegram.connector.TelegramConnector",
+    "email": "channels_integrations.email.connector.EmailConnector",
 }
 
 
