@@ -51,8 +51,17 @@ class ChannelAccount(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_poll_result = models.CharField(max_length=300, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     rate_limited_until = models.DateTimeField(null=True, blank=True)
+    # Daily quota ledger (YouTube): units spent on `quota_day` (the platform's own calendar day).
+    quota_day = models.DateField(null=True, blank=True)
+    quota_used = models.PositiveIntegerField(default=0)
+    # History backfill on connect: how far back, and when the first full catch-up finished.
+    backfill_since = models.DateTimeField(null=True, blank=True)
+    backfill_completed_at = models.DateTimeField(null=True, blank=True)
+    # Why the channel is paused or waits for re-authorization, and who did it (for the page).
+    status_reason = models.CharField(max_length=300, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -144,6 +144,8 @@ class Conversation(models.Model):
     contact = models.ForeignKey(
         Contact, on_delete=models.PROTECT, related_name="conversations", null=True, blank=True
     )
+    # The post a comment thread hangs under; every conversation of one post shares it.
+    post_external_id = models.CharField(max_length=200, blank=True, default="")
     post_text = models.TextField(blank=True, default="")
     post_permalink = models.URLField(max_length=1000, blank=True, default="")
 
@@ -188,6 +190,11 @@ class Conversation(models.Model):
         ]
         indexes = [
             models.Index(fields=["-last_message_at", "-id"], name="conversation_newest_idx"),
+            models.Index(
+                fields=["channel_account", "post_external_id"],
+                condition=~Q(post_external_id=""),
+                name="conversation_post_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +243,11 @@ class Message(models.Model):
     platform_state = models.CharField(
         max_length=10, choices=PlatformState.choices, default=PlatformState.VISIBLE
     )
+    platform_state_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the author edited the text on the platform; earlier versions stay in
+    # `edit_history` ([{"text": ..., "replaced_at": ...}]) so nothing they wrote is lost to us.
+    edited_at = models.DateTimeField(null=True, blank=True)
+    edit_history = models.JSONField(default=list, blank=True)
     classifier_scores = models.JSONField(default=dict, blank=True)
     sent_at = models.DateTimeField(help_text="When the platform says it was written.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -266,6 +278,7 @@ class OutboundKind(models.TextChoices):
     UNHIDE = "unhide", "Unhide"
     DELETE = "delete", "Delete"
     LIKE = "like", "Like"
+    BAN = "ban", "Ban author"
 
 
 class OutboundState(models.TextChoices):
@@ -294,6 +307,9 @@ class OutboundAction(models.Model):
         max_length=20, choices=OutboundState.choices, default=OutboundState.QUEUED
     )
     attempts = models.PositiveIntegerField(default=0)
+    # An attempt ended without knowing whether the platform did it (a timeout after the request
+    # went out, a worker killed mid-call): the next attempt reconciles before it sends again.
+    outcome_unknown = models.BooleanField(default=False)
     last_error = models.TextField(blank=True, default="")
     result_external_id = models.CharField(max_length=200, blank=True, default="")
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -338,6 +354,12 @@ class EventKind(models.TextChoices):
     REPLY_FAILED = "reply_failed", "Reply failed"
     REPLY_RETRIED = "reply_retried", "Reply retried"
     STATUS_CHANGED = "status_changed", "Status changed"
+    ACTION_QUEUED = "action_queued", "Action queued"
+    ACTION_DONE = "action_done", "Action done on the platform"
+    ACTION_FAILED = "action_failed", "Action failed"
+    MESSAGE_EDITED = "message_edited", "Edited by its author"
+    MESSAGE_STATE_CHANGED = "message_state_changed", "Platform state changed"
+    REPLY_RECONCILED = "reply_reconciled", "Reply found on the platform"
 
 
 class ConversationEvent(models.Model):
