@@ -42,3 +42,8 @@ def can_view_channel(user: AnyUser, channel_account_id: int) -> bool:
 def check_can_reply(user: AnyUser, conversation: Conversation) -> None:
     if not can_view_channel(user, conversation.channel_account_id):
         raise AccessDenied("not allowed to reply in this conversation")
+
+
+def can_manage_channels(user: AnyUser) -> bool:
+    """Connecting, configuring, pausing and testing channels is for admins only."""
+    return bool(user.is_authenticated and user.is_active and getattr(user, "is_superuser", False))
