@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -115,3 +116,46 @@ class SkippedItem(models.Model):
 
     def __str__(self) -> str:
         return f"skipped {self.external_id or '?'} on {self.channel_account_id}: {self.reason[:60]}"
+
+
+class ConnectionTest(models.Model):
+    """One "test connection" run: asked for by an admin on the page, carried out by a worker.
+
+    `checks` holds the connector's report as [{"name": ..., "ok": ..., "detail": ...}]; it never
+    contains credentials. `error` is set when the test could not run to its end.
+    """
+
+    channel = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="connection_tests"
+    )
+    requested_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checks = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["channel", "-created_at"], name="connection_test_latest_idx")
+        ]
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished_at else "running"
+        return f"connection test {self.pk} of channel {self.channel_id} ({state})"
+
+    @property
+    def ok(self) -> bool:
+        """Finished, and every check passed."""
+        return (
+            self.finished_at is not None
+            and not self.error
+            and bool(self.checks)
+            and all(check.get("ok") for check in self.checks)
+        )

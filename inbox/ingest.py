@@ -4,20 +4,27 @@
 - one transaction per page, holding the channel account's row lock: the items and the cursor that
   covers them commit together, so a crash loses nothing (the cursor stays where it was and the
   next poll fetches the same items again) and ingests nothing twice;
-- idempotent: an item whose external id the channel already has is left alone, so a page ingested
-  twice adds nothing (and the database's unique constraint backs this up);
-- a cursor that moved since the poll read it (another poll won a race) aborts the page unchanged.
+- idempotent: an item whose external id the channel already has is not added again, so a page
+  ingested twice adds nothing (and the database's unique constraint backs this up). A known item
+  seen with another text or platform state updates the message: the earlier text is kept in its
+  edit history, a deleted item keeps its text for us;
+- our own replies seen again by polling are matched to the outbox row they came from (the
+  reconciliation of a reply whose delivery ended ambiguously), never stored twice;
+- a cursor that moved since the poll read it (another poll won a race) aborts the page unchanged;
+- set-based: a page costs a fixed number of queries, not a few per item.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem
+from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem, ItemUpdate
 from channels_integrations.models import ChannelAccount, SkippedItem
 from channels_integrations.text import preview, safe_http_url
 from inbox.live import publish_changes_on_commit
@@ -29,7 +36,11 @@ from inbox.models import (
     Direction,
     EventKind,
     Message,
+    OutboundAction,
+    OutboundKind,
+    OutboundState,
     Person,
+    PlatformState,
 )
 
 # The trade's rule: every request answered within 24 hours (SLA policies refine this later).
@@ -37,6 +48,7 @@ DEFAULT_FIRST_RESPONSE_TARGET = timedelta(hours=24)
 
 # An inbound message reopens a conversation that was closed by someone.
 _REOPENING = {ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED}
+_STATES = set(PlatformState.values)
 
 
 class CursorMoved(Exception):
@@ -48,6 +60,9 @@ class IngestResult:
     new_messages: int = 0
     new_conversations: int = 0
     skipped: int = 0
+    updated_messages: int = 0
+    reconciled_replies: int = 0
+    new_message_ids: list[int] = field(default_factory=list)
 
 
 def ingest_page(
@@ -63,48 +78,456 @@ def ingest_page(
         if account.cursor != expected_cursor:
             raise CursorMoved(f"cursor of channel {channel_account_id} moved during the poll")
 
-        known = set(
-            Message.objects.filter(
-                channel_account=account,
-                external_id__in=[item.external_id for item in page.items],
-            ).values_list("external_id", flat=True)
-        )
-        changed_conversations: set[int] = set()
-        new_message_ids: set[int] = set()
-        contacts: dict[str, Contact] = {}
-        for item in parents_first(page.items):
-            if item.external_id in known:
-                continue
-            known.add(item.external_id)
-            contact = contacts.get(item.author.external_id)
-            if contact is None:
-                contact = upsert_contact(account.platform, contact_scope, item.author)
-                contacts[item.author.external_id] = contact
-            conversation, created = _conversation_for(account, item, contact)
-            message = _add_inbound_message(account, conversation, item, contact)
-            result.new_messages += 1
-            result.new_conversations += int(created)
-            changed_conversations.add(conversation.id)
-            new_message_ids.add(message.id)
+        page_ingest = _PageIngest(account, contact_scope, result)
+        page_ingest.run(page.items, page.updates)
 
-        SkippedItem.objects.bulk_create(
-            (
-                SkippedItem(
-                    channel_account=account,
-                    external_id=skipped.external_id[:200],
-                    reason=skipped.reason,
-                    payload=_storable(skipped.payload),
-                )
-                for skipped in page.skipped
-            ),
-            ignore_conflicts=True,  # the same broken item seen again is recorded once
-        )
+        if page.skipped:
+            SkippedItem.objects.bulk_create(
+                (
+                    SkippedItem(
+                        channel_account=account,
+                        external_id=skipped.external_id[:200],
+                        reason=skipped.reason,
+                        payload=_storable(skipped.payload),
+                    )
+                    for skipped in page.skipped
+                ),
+                ignore_conflicts=True,  # the same broken item seen again is recorded once
+            )
         account.cursor = page.cursor
         account.save(update_fields=["cursor"])
-        publish_changes_on_commit(
-            conversation_ids=changed_conversations, message_ids=new_message_ids
-        )
+        if page_ingest.changed_conversations or page_ingest.changed_messages:
+            publish_changes_on_commit(
+                conversation_ids=page_ingest.changed_conversations,
+                message_ids=page_ingest.changed_messages,
+            )
     return result
+
+
+class _PageIngest:
+    """One page's work inside the ingest transaction, in a fixed number of queries."""
+
+    def __init__(self, account: ChannelAccount, scope: str, result: IngestResult) -> None:
+        self.account = account
+        self.scope = scope
+        self.result = result
+        self.now = timezone.now()
+        self.changed_conversations: set[int] = set()
+        self.changed_messages: set[int] = set()
+        self.events: list[ConversationEvent] = []
+
+    def run(self, items: list[InboundItem], updates: list[ItemUpdate]) -> None:
+        ordered = parents_first(_unique(items))
+        known: dict[str, Message] = {
+            str(message.external_id): message
+            for message in Message.objects.filter(
+                channel_account=self.account,
+                external_id__in=[item.external_id for item in ordered]
+                + [update.external_id for update in updates],
+            ).only(
+                "id",
+                "conversation_id",
+                "external_id",
+                "text",
+                "platform_state",
+                "edit_history",
+                "edited_at",
+                "platform_state_changed_at",
+                "direction",
+            )
+        }
+        fresh = [item for item in ordered if item.external_id not in known]
+        self._apply_updates(
+            [_as_update(item) for item in ordered if item.external_id in known] + updates, known
+        )
+        own = [item for item in fresh if item.from_self]
+        theirs = [item for item in fresh if not item.from_self]
+        reconciled = self._reconcile_own_replies(own)
+        self._add_messages(theirs, [item for item in own if item.external_id not in reconciled])
+        if self.events:
+            ConversationEvent.objects.bulk_create(self.events)
+
+    # Known items: edits and platform state changes.
+
+    def _apply_updates(self, updates: list[ItemUpdate], known: dict[str, Message]) -> None:
+        changed: list[Message] = []
+        for update in updates:
+            message = known.get(update.external_id)
+            if message is None:
+                continue
+            fields: dict[str, Any] = {}
+            state = update.state if update.state in _STATES else None
+            if state and state != message.platform_state:
+                self.events.append(
+                    ConversationEvent(
+                        conversation_id=message.conversation_id,
+                        kind=EventKind.MESSAGE_STATE_CHANGED,
+                        data={
+                            "message_id": message.id,
+                            "before": message.platform_state,
+                            "after": state,
+                            "by": "platform",
+                        },
+                    )
+                )
+                message.platform_state = state
+                message.platform_state_changed_at = self.now
+                fields["platform_state"] = True
+            text = _storable(update.text) if update.text is not None else None
+            if (
+                text
+                and text != message.text
+                and message.direction == Direction.INBOUND
+                and message.platform_state != PlatformState.DELETED
+            ):
+                history = list(message.edit_history or [])
+                history.append({"text": message.text, "replaced_at": self.now.isoformat()})
+                message.edit_history = history
+                message.text = text
+                message.edited_at = update.edited_at or self.now
+                fields["text"] = True
+                self.events.append(
+                    ConversationEvent(
+                        conversation_id=message.conversation_id,
+                        kind=EventKind.MESSAGE_EDITED,
+                        data={"message_id": message.id, "edits": len(history)},
+                    )
+                )
+            if fields:
+                changed.append(message)
+                self.changed_messages.add(message.id)
+                self.changed_conversations.add(message.conversation_id)
+        if changed:
+            Message.objects.bulk_update(
+                changed,
+                [
+                    "platform_state",
+                    "platform_state_changed_at",
+                    "text",
+                    "edited_at",
+                    "edit_history",
+                ],
+            )
+            self.result.updated_messages += len(changed)
+
+    # Our own replies, seen again on the platform.
+
+    def _reconcile_own_replies(self, own: list[InboundItem]) -> set[str]:
+        """Match our items to outbox rows whose delivery has no platform id yet.
+
+        A reply that reached the platform although its delivery timed out (or its worker died)
+        is recognised here: same target, same text. The outbox row becomes sent, with the id the
+        platform gave it, and the next delivery attempt has nothing left to do.
+        """
+        replies = [item for item in own if item.parent_external_id]
+        if not replies:
+            return set()
+        pending = list(
+            OutboundAction.objects.select_for_update()
+            .filter(
+                conversation__channel_account=self.account,
+                kind__in=[OutboundKind.REPLY, OutboundKind.PRIVATE_REPLY],
+                state__in=[OutboundState.QUEUED, OutboundState.SENDING, OutboundState.FAILED],
+                result_external_id="",
+                target_external_id__in={item.parent_external_id for item in replies},
+            )
+            .order_by("created_at", "id")
+        )
+        reconciled: set[str] = set()
+        for item in replies:
+            action = next(
+                (
+                    candidate
+                    for candidate in pending
+                    if candidate.target_external_id == item.parent_external_id
+                    and _same_text(candidate.text, item.text)
+                ),
+                None,
+            )
+            if action is None:
+                continue
+            pending.remove(action)
+            reconciled.add(item.external_id)
+            OutboundAction.objects.filter(pk=action.pk).update(
+                state=OutboundState.SENT,
+                result_external_id=item.external_id,
+                outcome_unknown=False,
+                sent_at=self.now,
+                last_error="",
+                updated_at=self.now,
+            )
+            if action.message_id is not None:
+                Message.objects.filter(pk=action.message_id).update(
+                    external_id=item.external_id, permalink=safe_http_url(item.permalink)
+                )
+                self.changed_messages.add(action.message_id)
+            Conversation.objects.filter(
+                pk=action.conversation_id, first_response_at__isnull=True
+            ).update(first_response_at=self.now, updated_at=self.now)
+            self.events.append(
+                ConversationEvent(
+                    conversation_id=action.conversation_id,
+                    kind=EventKind.REPLY_RECONCILED,
+                    data={"action_id": action.pk, "external_id": item.external_id},
+                )
+            )
+            self.changed_conversations.add(action.conversation_id)
+            self.result.reconciled_replies += 1
+        return reconciled
+
+    # New items.
+
+    def _add_messages(self, theirs: list[InboundItem], own: list[InboundItem]) -> None:
+        if not theirs and not own:
+            return
+        contacts = self._contacts(theirs)
+        items = parents_first([*theirs, *own])
+        conversations = self._conversations(items, contacts)
+        new_messages: list[Message] = []
+        for item in items:
+            conversation = conversations.get(item.external_id)
+            if conversation is None:
+                continue  # our own post outside any conversation we track
+            inbound = not item.from_self
+            state = item.state if item.state in _STATES else PlatformState.VISIBLE
+            new_messages.append(
+                Message(
+                    conversation=conversation,
+                    channel_account=self.account,
+                    external_id=item.external_id,
+                    parent_external_id=item.parent_external_id[:200],
+                    direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                    contact=contacts.get(item.author.external_id) if inbound else None,
+                    text=_storable(item.text),
+                    attachments=_attachments(item.attachments),
+                    language=item.language[:12],
+                    permalink=safe_http_url(item.permalink),
+                    platform_state=state,
+                    edited_at=item.edited_at,
+                    sent_at=item.created_at,
+                    raw=_storable(item.raw),
+                )
+            )
+        Message.objects.bulk_create(new_messages)
+        self._update_conversations(new_messages)
+        self.result.new_messages += len(new_messages)
+        self.result.new_message_ids += [message.id for message in new_messages]
+        self.changed_messages.update(message.id for message in new_messages)
+        self.events.extend(
+            ConversationEvent(
+                conversation_id=message.conversation_id,
+                kind=EventKind.MESSAGE_RECEIVED,
+                data={"message_id": message.id, "external_id": message.external_id},
+            )
+            for message in new_messages
+            if message.direction == Direction.INBOUND
+        )
+
+    def _contacts(self, items: list[InboundItem]) -> dict[str, Contact]:
+        authors: dict[str, InboundAuthor] = {}
+        for item in items:
+            authors[item.author.external_id] = item.author  # the newest details win
+        return upsert_contacts(self.account.platform, self.scope, list(authors.values()))
+
+    def _conversations(
+        self, items: list[InboundItem], contacts: dict[str, Contact]
+    ) -> dict[str, Conversation]:
+        """The conversation of every item (by external id), creating the missing ones."""
+        parent_ids = {item.parent_external_id for item in items if item.parent_external_id}
+        by_message: dict[str, int] = {
+            str(external_id): conversation_id
+            for external_id, conversation_id in Message.objects.filter(
+                channel_account=self.account, external_id__in=parent_ids
+            ).values_list("external_id", "conversation_id")
+        }
+        thread_keys = {item.thread_key for item in items}
+        # Locked: an agent's reply (queue_reply) writes the same denormalized fields concurrently.
+        existing = {
+            conversation.thread_key: conversation
+            for conversation in Conversation.objects.select_for_update().filter(
+                channel_account=self.account, thread_key__in=thread_keys
+            )
+        }
+        by_id: dict[int, Conversation] = {c.id: c for c in existing.values()}
+        missing_ids = set(by_message.values()) - set(by_id)
+        if missing_ids:
+            for locked in Conversation.objects.select_for_update().filter(pk__in=missing_ids):
+                by_id[locked.id] = locked
+
+        result: dict[str, Conversation] = {}
+        created: dict[str, Conversation] = {}
+        for item in items:
+            conversation: Conversation | None = None
+            if item.parent_external_id:
+                parent_in_page = result.get(item.parent_external_id)
+                if parent_in_page is not None:
+                    conversation = parent_in_page
+                elif item.parent_external_id in by_message:
+                    conversation = by_id.get(by_message[item.parent_external_id])
+            if conversation is None:
+                conversation = existing.get(item.thread_key) or created.get(item.thread_key)
+            if conversation is None:
+                if item.from_self:
+                    continue
+                conversation = created[item.thread_key] = Conversation(
+                    channel_account=self.account,
+                    kind=item.kind,
+                    thread_key=item.thread_key[:300],
+                    contact=contacts.get(item.author.external_id),
+                    post_external_id=item.post_external_id[:200],
+                    post_text=_storable(item.post_text),
+                    post_permalink=safe_http_url(item.post_permalink),
+                    status=ConversationStatus.NEW,
+                    last_message_at=item.created_at,
+                    first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
+                )
+            result[item.external_id] = conversation
+        if created:
+            Conversation.objects.bulk_create(created.values())
+            self.result.new_conversations += len(created)
+            self.events.extend(
+                ConversationEvent(
+                    conversation_id=conversation.id,
+                    kind=EventKind.CONVERSATION_CREATED,
+                    data={"thread_key": conversation.thread_key, "kind": conversation.kind},
+                )
+                for conversation in created.values()
+            )
+        return result
+
+    def _update_conversations(self, messages: list[Message]) -> None:
+        touched: dict[int, Conversation] = {}
+        for message in messages:
+            conversation = message.conversation
+            first = conversation.message_count == 0
+            conversation.message_count += 1
+            if first or message.sent_at >= conversation.last_message_at:
+                conversation.last_message_at = message.sent_at
+                conversation.last_message_preview = preview(message.text)
+                conversation.last_message_direction = message.direction
+            if message.direction == Direction.INBOUND and conversation.status in _REOPENING:
+                before = conversation.status
+                conversation.status = ConversationStatus.OPEN
+                conversation.snoozed_until = None
+                self.events.append(
+                    ConversationEvent(
+                        conversation_id=conversation.id,
+                        kind=EventKind.STATUS_CHANGED,
+                        data={
+                            "before": before,
+                            "after": conversation.status,
+                            "reason": "new inbound message",
+                        },
+                    )
+                )
+            touched[conversation.id] = conversation
+        for conversation in touched.values():
+            conversation.updated_at = self.now
+        Conversation.objects.bulk_update(
+            touched.values(),
+            [
+                "message_count",
+                "last_message_at",
+                "last_message_preview",
+                "last_message_direction",
+                "status",
+                "snoozed_until",
+                "updated_at",
+            ],
+        )
+        self.changed_conversations.update(touched)
+
+
+def upsert_contacts(platform: str, scope: str, authors: list[InboundAuthor]) -> dict[str, Contact]:
+    """The contacts for these platform identities (by external id), each new one with its own
+    Person; changed names and avatars are refreshed."""
+    if not authors:
+        return {}
+    wanted = {author.external_id: _contact_fields(author) for author in authors}
+    found = {
+        contact.external_id: contact
+        for contact in Contact.objects.filter(
+            platform=platform, scope=scope, external_id__in=wanted
+        )
+    }
+    missing = [external_id for external_id in wanted if external_id not in found]
+    if missing:
+        try:
+            with transaction.atomic():
+                persons = Person.objects.bulk_create(
+                    Person(
+                        display_name=wanted[external_id]["display_name"]
+                        or wanted[external_id]["handle"]
+                        or external_id[:300]
+                    )
+                    for external_id in missing
+                )
+                new = Contact.objects.bulk_create(
+                    Contact(
+                        platform=platform,
+                        scope=scope,
+                        external_id=external_id,
+                        person=person,
+                        **wanted[external_id],
+                    )
+                    for external_id, person in zip(missing, persons, strict=True)
+                )
+                found.update((contact.external_id, contact) for contact in new)
+        except IntegrityError:
+            # Another channel on the same platform created some of these a moment ago: the
+            # savepoint rolled back our persons too; take theirs and create the rest one by one.
+            for external_id in missing:
+                found[external_id] = _get_or_create_contact(
+                    platform, scope, external_id, wanted[external_id]
+                )
+    stale: list[Contact] = []
+    for external_id, fields in wanted.items():
+        contact = found[external_id]
+        if any(getattr(contact, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(contact, name, value)
+            contact.updated_at = timezone.now()
+            stale.append(contact)
+    if stale:
+        Contact.objects.bulk_update(stale, [*_CONTACT_FIELDS, "updated_at"])
+    return found
+
+
+def upsert_contact(platform: str, scope: str, author: InboundAuthor) -> Contact:
+    """The contact for one platform identity (see upsert_contacts)."""
+    return upsert_contacts(platform, scope, [author])[author.external_id]
+
+
+_CONTACT_FIELDS = ("handle", "display_name", "avatar_url", "profile_url")
+
+
+def _contact_fields(author: InboundAuthor) -> dict[str, str]:
+    return {
+        "handle": _storable(author.handle)[:300],
+        "display_name": _storable(author.display_name)[:300],
+        "avatar_url": safe_http_url(author.avatar_url),
+        "profile_url": safe_http_url(author.profile_url),
+    }
+
+
+def _get_or_create_contact(
+    platform: str, scope: str, external_id: str, fields: dict[str, str]
+) -> Contact:
+    contact = Contact.objects.filter(
+        platform=platform, scope=scope, external_id=external_id
+    ).first()
+    if contact is not None:
+        return contact
+    try:
+        with transaction.atomic():
+            person = Person.objects.create(
+                display_name=fields["display_name"] or fields["handle"] or external_id[:300]
+            )
+            return Contact.objects.create(
+                platform=platform, scope=scope, external_id=external_id, person=person, **fields
+            )
+    except IntegrityError:
+        return Contact.objects.get(platform=platform, scope=scope, external_id=external_id)
 
 
 def parents_first(items: list[InboundItem]) -> list[InboundItem]:
@@ -131,121 +554,39 @@ def parents_first(items: list[InboundItem]) -> list[InboundItem]:
     return ordered
 
 
-def upsert_contact(platform: str, scope: str, author: InboundAuthor) -> Contact:
-    """The contact for this platform identity, created with its own Person on first sight."""
-    fields = {
-        "handle": author.handle[:300],
-        "display_name": author.display_name[:300],
-        "avatar_url": safe_http_url(author.avatar_url),
-        "profile_url": safe_http_url(author.profile_url),
-    }
-    contact = Contact.objects.filter(
-        platform=platform, scope=scope, external_id=author.external_id
-    ).first()
-    if contact is None:
-        try:
-            with transaction.atomic():
-                person = Person.objects.create(
-                    display_name=author.display_name or author.handle or author.external_id
-                )
-                return Contact.objects.create(
-                    platform=platform,
-                    scope=scope,
-                    external_id=author.external_id,
-                    person=person,
-                    **fields,
-                )
-        except IntegrityError:
-            # Another channel on the same platform created this identity a moment ago.
-            contact = Contact.objects.get(
-                platform=platform, scope=scope, external_id=author.external_id
-            )
-    stale = {name: value for name, value in fields.items() if getattr(contact, name) != value}
-    if stale:
-        for name, value in stale.items():
-            setattr(contact, name, value)
-        contact.save(update_fields=[*stale, "updated_at"])
-    return contact
+def _unique(items: Iterable[InboundItem]) -> list[InboundItem]:
+    """One item per external id; the last one wins (a page may carry an item and its edit)."""
+    return list({item.external_id: item for item in items}.values())
 
 
-def _conversation_for(
-    account: ChannelAccount, item: InboundItem, contact: Contact
-) -> tuple[Conversation, bool]:
-    if item.parent_external_id:
-        parent_conversation_id = (
-            Message.objects.filter(channel_account=account, external_id=item.parent_external_id)
-            .values_list("conversation_id", flat=True)
-            .first()
-        )
-        if parent_conversation_id is not None:
-            return Conversation.objects.select_for_update().get(pk=parent_conversation_id), False
-    # Locked: an agent's reply (queue_reply) writes the same denormalized fields concurrently.
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(channel_account=account, thread_key=item.thread_key)
-        .first()
-    )
-    if conversation is not None:
-        return conversation, False
-    conversation = Conversation.objects.create(
-        channel_account=account,
-        kind=item.kind,
-        thread_key=item.thread_key,
-        contact=contact,
-        post_text=item.post_text,
-        post_permalink=safe_http_url(item.post_permalink),
-        status=ConversationStatus.NEW,
-        last_message_at=item.created_at,
-        first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
-    )
-    ConversationEvent.objects.create(
-        conversation=conversation,
-        kind=EventKind.CONVERSATION_CREATED,
-        data={"thread_key": item.thread_key, "kind": item.kind},
-    )
-    return conversation, True
-
-
-def _add_inbound_message(
-    account: ChannelAccount, conversation: Conversation, item: InboundItem, contact: Contact
-) -> Message:
-    message = Message.objects.create(
-        conversation=conversation,
-        channel_account=account,
+def _as_update(item: InboundItem) -> ItemUpdate:
+    return ItemUpdate(
         external_id=item.external_id,
-        parent_external_id=item.parent_external_id,
-        direction=Direction.INBOUND,
-        contact=contact,
-        text=_storable(item.text),
-        language=item.language,
-        permalink=safe_http_url(item.permalink),
-        sent_at=item.created_at,
-        raw=_storable(item.raw),
+        state=item.state,
+        text=None if item.state == PlatformState.DELETED else item.text,
+        edited_at=item.edited_at,
     )
-    update_fields = ["message_count", "updated_at"]
-    conversation.message_count += 1
-    if item.created_at >= conversation.last_message_at or conversation.message_count == 1:
-        conversation.last_message_at = item.created_at
-        conversation.last_message_preview = preview(item.text)
-        conversation.last_message_direction = Direction.INBOUND
-        update_fields += ["last_message_at", "last_message_preview", "last_message_direction"]
-    if conversation.status in _REOPENING:
-        before = conversation.status
-        conversation.status = ConversationStatus.OPEN
-        conversation.snoozed_until = None
-        update_fields += ["status", "snoozed_until"]
-        ConversationEvent.objects.create(
-            conversation=conversation,
-            kind=EventKind.STATUS_CHANGED,
-            data={"before": before, "after": conversation.status, "reason": "new inbound message"},
+
+
+def _same_text(sent: str, seen: str) -> bool:
+    """Platforms prepend mentions (Mastodon's @acct) or normalize whitespace."""
+    sent_words, seen_words = " ".join(sent.split()), " ".join(seen.split())
+    return bool(sent_words) and (sent_words == seen_words or seen_words.endswith(sent_words))
+
+
+def _attachments(attachments: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    kept = []
+    for attachment in attachments:
+        if not isinstance(attachment, dict):
+            continue
+        kept.append(
+            {
+                "name": _storable(str(attachment.get("name", "")))[:300],
+                "url": safe_http_url(attachment.get("url")),
+                "type": _storable(str(attachment.get("type", "")))[:60],
+            }
         )
-    conversation.save(update_fields=update_fields)
-    ConversationEvent.objects.create(
-        conversation=conversation,
-        kind=EventKind.MESSAGE_RECEIVED,
-        data={"message_id": message.id, "external_id": item.external_id},
-    )
-    return message
+    return kept
 
 
 def _storable(payload: Any) -> Any:
@@ -256,8 +597,10 @@ def _storable(payload: Any) -> Any:
         return {
             str(key).replace("\x00", "\ufffd"): _storable(value) for key, value in payload.items()
         }
-    if isinstance(payload, list):
+    if isinstance(payload, list | tuple):
         return [_storable(value) for value in payload]
     if payload is None or isinstance(payload, bool | int | float):
         return payload
+    if isinstance(payload, datetime):
+        return payload.isoformat()
     return repr(payload)

@@ -48,6 +48,18 @@ class MastodonClient:
             raise Transient("statuses: the response has no status id")
         return data
 
+    def verify_credentials(self) -> dict[str, Any]:
+        data = self._call("GET", "/api/v1/accounts/verify_credentials")
+        if not isinstance(data, dict):
+            raise Transient("verify_credentials: expected a JSON object")
+        return data
+
+    def delete_status(self, status_id: str) -> None:
+        self._call("DELETE", f"/api/v1/statuses/{status_id}")
+
+    def favourite(self, status_id: str) -> None:
+        self._call("POST", f"/api/v1/statuses/{status_id}/favourite")
+
     def _call(
         self,
         method: str,

@@ -6,21 +6,23 @@ the newest page, so connecting an old account does not flood the inbox with year
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from channels_integrations.base import (
     Capability,
+    ConnectionCheck,
     Connector,
     FetchedPage,
     InboundAuthor,
     InboundItem,
     ReplyTarget,
     SentItem,
+    SetupField,
     SkippedPayload,
 )
-from channels_integrations.errors import MalformedPayload
+from channels_integrations.errors import AuthExpired, ConnectorError, MalformedPayload
 from channels_integrations.mastodon.client import MastodonClient
 from channels_integrations.text import html_to_text, safe_http_url
 from inbox.models import ConversationKind
@@ -35,6 +37,28 @@ class MastodonConnector(Connector):
         {Capability.REPLY, Capability.LIKE, Capability.DELETE}
     )
     max_reply_length = 500
+    # Mastodon keeps an Idempotency-Key for an hour: a retry inside it returns the first status.
+    idempotency_window = timedelta(hours=1)
+    setup_fields = (
+        SetupField(
+            "base_url",
+            "Instance URL",
+            initial="https://mastodon.social",
+            input_type="url",
+            help_text="The address of the instance the account lives on.",
+        ),
+        SetupField(
+            "access_token",
+            "Access token",
+            secret=True,
+            help_text="From Preferences → Development → New application, with the scopes "
+            "read:notifications read:statuses write:statuses write:favourites.",
+        ),
+    )
+    backfill_note = (
+        "Mastodon keeps notifications for months; a backfill reads mentions back to the date "
+        "(at most 40 per page)."
+    )
 
     @property
     def client(self) -> MastodonClient:
@@ -57,12 +81,16 @@ class MastodonConnector(Connector):
         items: list[InboundItem] = []
         skipped: list[SkippedPayload] = []
         highest = int(min_id) if min_id is not None else None
+        not_before = _parse_time(cursor.get("not_before"))
         for notification in notifications:
             notification_id = notification.get("id") if isinstance(notification, dict) else None
             if isinstance(notification_id, str) and notification_id.isdigit():
                 highest = max(highest or 0, int(notification_id))
             try:
-                items.append(normalize_notification(notification))
+                item = normalize_notification(notification)
+                if not_before is not None and item.created_at < not_before:
+                    continue
+                items.append(item)
             except MalformedPayload as exc:
                 skipped.append(
                     SkippedPayload(
@@ -74,9 +102,54 @@ class MastodonConnector(Connector):
         new_cursor = dict(cursor)
         if highest is not None:
             new_cursor["min_id"] = str(highest)
+        if not_before is not None and len(notifications) < PAGE_LIMIT:
+            new_cursor.pop("not_before", None)  # the backfill has reached the present
         # Without a cursor we took the newest page only (see the module docstring).
         caught_up = min_id is None or new_cursor.get("min_id") == min_id
         return FetchedPage(items=items, cursor=new_cursor, caught_up=caught_up, skipped=skipped)
+
+    def initial_cursor(self, *, backfill_since: datetime | None) -> dict[str, Any]:
+        if backfill_since is None:
+            return {}
+        # Page forward from the oldest notification: min_id=0 reads from the beginning, and the
+        # items older than the date are dropped by fetch_page.
+        return {"min_id": "0", "not_before": backfill_since.isoformat()}
+
+    def test_connection(self) -> list[ConnectionCheck]:
+        checks: list[ConnectionCheck] = []
+        try:
+            account = self.client.verify_credentials()
+        except AuthExpired as exc:
+            return [ConnectionCheck("Access token", False, exc.message)]
+        except ConnectorError as exc:
+            return [ConnectionCheck("Instance reachable", False, exc.message)]
+        checks.append(
+            ConnectionCheck("Access token", True, f"Signed in as @{account.get('acct', '?')}")
+        )
+        try:
+            self.client.notifications(min_id=None, limit=1)
+        except ConnectorError as exc:
+            checks.append(ConnectionCheck("Read mentions", False, exc.message))
+        else:
+            checks.append(ConnectionCheck("Read mentions", True, "Notifications can be read."))
+        return checks
+
+    @classmethod
+    def unavailable_reason(cls, capability: Capability, target: ReplyTarget) -> str:
+        reason = super().unavailable_reason(capability, target)
+        if reason:
+            return reason
+        if capability is Capability.DELETE and target.direction != "outbound":
+            return "Mastodon lets you delete only your own posts."
+        if target.state == "deleted":
+            return "The post was deleted."
+        return ""
+
+    def delete(self, *, target: ReplyTarget) -> None:
+        self.client.delete_status(target.external_id)
+
+    def like(self, *, target: ReplyTarget) -> None:
+        self.client.favourite(target.external_id)
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:
         status = target.raw.get("status") if isinstance(target.raw, dict) else None
@@ -143,6 +216,15 @@ def normalize_notification(notification: Any) -> InboundItem:
         language=_text(status.get("language"))[:12],
         raw=notification,
     )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _text(value: Any) -> str:

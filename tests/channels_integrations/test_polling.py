@@ -102,24 +102,22 @@ def test_a_failure_during_ingest_leaves_the_cursor_and_the_next_poll_picks_the_i
     start_cursor(channel)
     for n in range(3):
         fake_mastodon.add_mention(f"item {n}")
-    real = ingest._add_inbound_message
-    calls = {"n": 0}
+    real = ingest._PageIngest._update_conversations
 
-    def crash_on_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("database went away")
-        return real(*args, **kwargs)
+    def crash_after_the_messages_were_written(*args, **kwargs):
+        raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest, "_add_inbound_message", crash_on_second)
+    monkeypatch.setattr(
+        ingest._PageIngest, "_update_conversations", crash_after_the_messages_were_written
+    )
     outcome = poll_channel(channel.pk)
 
     channel.refresh_from_db()
     assert "internal error" in outcome.error
     assert channel.cursor == {"min_id": "0"}
-    assert Message.objects.count() == 0  # the first item of the page was rolled back too
+    assert Message.objects.count() == 0  # the messages already written were rolled back too
 
-    monkeypatch.setattr(ingest, "_add_inbound_message", real)
+    monkeypatch.setattr(ingest._PageIngest, "_update_conversations", real)
     channel.next_poll_at = timezone.now()
     channel.save()
     outcome = poll_channel(channel.pk)
