@@ -39,3 +39,11 @@ def deliver_outbound_action(action_id: int) -> None:
 def requeue_stalled_deliveries() -> int:
     """Beat task: deliveries whose worker died in "sending" go back to the queue."""
     return len(requeue_stalled_actions(older_than=timedelta(seconds=settings.OUTBOX_STALL_SECONDS)))
+
+
+@shared_task(name="channels_integrations.tasks.run_connection_test", ignore_result=True)
+def run_connection_test(test_id: int) -> None:
+    """Run one "test connection" of the channel setup page (idempotent: runs a test once)."""
+    from channels_integrations import channel_setup
+
+    channel_setup.run_connection_test(test_id=test_id)
