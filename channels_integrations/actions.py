@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount, ChannelStatus
+
+logger = logging.getLogger(__name__)
 
 
 def claim_due_channels(*, limit: int = 200) -> list[int]:
@@ -36,11 +42,17 @@ def claim_due_channels(*, limit: int = 200) -> list[int]:
     return ids
 
 
-def record_poll_success(account_id: int, *, caught_up: bool, summary: str) -> None:
+def record_poll_success(
+    account_id: int, *, caught_up: bool, summary: str, next_delay_seconds: int | None = None
+) -> None:
+    """A poll went through. A channel that is caught up waits `next_delay_seconds` (by default
+    its poll interval; quota-aware connectors ask for more); one with more pages goes again now.
+    The first catch-up after a history backfill marks the backfill complete."""
     now = timezone.now()
     interval = ChannelAccount.objects.values_list("poll_interval_seconds", flat=True).get(
         pk=account_id
     )
+    delay = interval if next_delay_seconds is None else max(1, next_delay_seconds)
     with transaction.atomic():
         ChannelAccount.objects.filter(pk=account_id).update(
             last_poll_at=now,
@@ -48,10 +60,37 @@ def record_poll_success(account_id: int, *, caught_up: bool, summary: str) -> No
             last_poll_result=summary[:300],
             last_error="",
             consecutive_failures=0,
-            next_poll_at=now if not caught_up else now + timedelta(seconds=interval),
+            next_poll_at=now if not caught_up else now + timedelta(seconds=delay),
             poll_lease_until=None,
         )
+        if caught_up:
+            ChannelAccount.objects.filter(
+                pk=account_id, backfill_since__isnull=False, backfill_completed_at__isnull=True
+            ).update(backfill_completed_at=now)
         _set_status_unless_decided(account_id, ChannelStatus.ACTIVE)
+
+
+def record_quota_use(account_id: int, *, day: date, units: int) -> None:
+    """Add `units` to the channel's quota ledger for the platform's `day` (a new day restarts it).
+
+    One conditional UPDATE each way, so concurrent polls and deliveries never lose units.
+    """
+    if units <= 0:
+        return
+    same_day = ChannelAccount.objects.filter(pk=account_id, quota_day=day).update(
+        quota_used=F("quota_used") + units
+    )
+    if not same_day:
+        ChannelAccount.objects.filter(pk=account_id).exclude(quota_day=day).update(
+            quota_day=day, quota_used=units
+        )
+
+
+def store_refreshed_credentials(account_id: int, credentials: dict[str, Any]) -> None:
+    """A connector refreshed its OAuth token: keep the new one (encrypted) for the next call."""
+    account = ChannelAccount.objects.get(pk=account_id)
+    account.set_credentials(credentials)
+    account.save(update_fields=["credentials_encrypted"])
 
 
 def record_poll_rate_limited(account_id: int, *, retry_at: datetime, error: str) -> None:
@@ -63,11 +102,13 @@ def record_poll_rate_limited(account_id: int, *, retry_at: datetime, error: str)
         last_poll_at=now,
         last_poll_result="rate limited",
         last_error=error[:2000],
+        last_error_at=now,
     )
 
 
 def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
-    """The token is dead: stop polling this channel until someone re-authorizes it."""
+    """The token is dead: stop polling this channel until someone re-authorizes it, and tell the
+    admins (once, when the channel enters the state, after commit)."""
     now = timezone.now()
     with transaction.atomic():
         ChannelAccount.objects.filter(pk=account_id).update(
@@ -75,8 +116,44 @@ def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
             last_poll_at=now,
             last_poll_result="needs re-authorization",
             last_error=error[:2000],
+            last_error_at=now,
         )
-        _set_status_unless_decided(account_id, ChannelStatus.NEEDS_REAUTH)
+        entered = ChannelAccount.objects.filter(
+            pk=account_id, status__in=POLLABLE_STATUSES
+        ).update(
+            status=ChannelStatus.NEEDS_REAUTH,
+            status_reason="The platform refused the token: re-authorize the channel.",
+        )
+        if entered:
+            transaction.on_commit(
+                lambda: notify_admins_needs_reauth(account_id, error=error), robust=True
+            )
+
+
+def notify_admins_needs_reauth(account_id: int, *, error: str) -> None:
+    """E-mail every admin with an address; the inbox banner shows the channel to everyone who
+    can see it. The error text comes from the platform and our mapping, never with secrets."""
+    account = ChannelAccount.objects.get(pk=account_id)
+    recipients = list(
+        get_user_model()
+        .objects.filter(is_superuser=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    logger.warning("channel %s needs re-authorization: %s", account_id, error)
+    if not recipients:
+        return
+    send_mail(
+        subject=f"[Social Inbox] {account} needs re-authorization",
+        message=(
+            f"The channel {account} stopped polling: the platform refused its token.\n\n"
+            f"{error}\n\nOther channels go on. Enter new credentials on the channel page and "
+            "resume it."
+        ),
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
 
 
 def record_poll_failure(account_id: int, *, error: str) -> timedelta:
@@ -96,6 +173,7 @@ def record_poll_failure(account_id: int, *, error: str) -> timedelta:
             last_poll_at=now,
             last_poll_result=f"failed ({failures} in a row)",
             last_error=error[:2000],
+            last_error_at=now,
         )
         _set_status_unless_decided(account_id, ChannelStatus.FAILING)
     return delay

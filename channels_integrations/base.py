@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from channels_integrations.http import PlatformSession
@@ -200,6 +200,11 @@ class Connector:
 
     def fetch_page(self, cursor: dict[str, Any]) -> FetchedPage:
         raise NotImplementedError
+
+    @classmethod
+    def quota_day(cls, now: datetime) -> date:
+        """The platform's calendar day for its daily quota (YouTube's resets at midnight PT)."""
+        return now.date()
 
     def next_poll_delay(self, interval_seconds: int) -> int:
         """Seconds until the next poll after a successful one (quota-aware platforms slow down)."""

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels_integrations import actions
+from channels_integrations.base import Connector
 from channels_integrations.errors import AuthExpired, ConnectorError, RateLimited
 from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount
-from channels_integrations.registry import connector_for
+from channels_integrations.registry import connector_for, record_connector_usage
 from inbox.ingest import CursorMoved, ingest_page
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def poll_channel(account_id: int) -> PollOutcome:
         )
         return outcome
 
+    connector: Connector | None = None
     try:
         connector = connector_for(account)
         scope = connector.contact_scope()
@@ -66,22 +68,27 @@ def poll_channel(account_id: int) -> PollOutcome:
             outcome.new_messages += result.new_messages
             outcome.skipped += result.skipped
             cursor = page.cursor
+            record_connector_usage(account_id, connector)
             if page.caught_up:
                 outcome.caught_up = True
                 break
     except CursorMoved:
+        _record_usage(account_id, connector)
         logger.info("channel %s: another poll moved the cursor; leaving it to that one", account_id)
         return outcome
     except RateLimited as exc:
+        _record_usage(account_id, connector)
         outcome.error = exc.message
         actions.record_poll_rate_limited(account_id, retry_at=exc.retry_at, error=exc.message)
         return outcome
     except AuthExpired as exc:
+        _record_usage(account_id, connector)
         outcome.error = exc.message
         logger.warning("channel %s needs re-authorization: %s", account_id, exc.message)
         actions.record_poll_needs_reauth(account_id, error=exc.message)
         return outcome
     except ConnectorError as exc:
+        _record_usage(account_id, connector)
         outcome.error = exc.message
         delay = actions.record_poll_failure(account_id, error=exc.message)
         logger.warning(
@@ -98,7 +105,21 @@ def poll_channel(account_id: int) -> PollOutcome:
     summary = f"{outcome.new_messages} new in {outcome.pages} page(s)"
     if outcome.skipped:
         summary += f", {outcome.skipped} skipped"
-    actions.record_poll_success(account_id, caught_up=outcome.caught_up, summary=summary)
+    actions.record_poll_success(
+        account_id,
+        caught_up=outcome.caught_up,
+        summary=summary,
+        next_delay_seconds=connector.next_poll_delay(account.poll_interval_seconds),
+    )
     if outcome.new_messages:
         logger.info("channel %s: %s at %s", account_id, summary, timezone.now().isoformat())
     return outcome
+
+
+def _record_usage(account_id: int, connector: Connector | None) -> None:
+    if connector is None:
+        return
+    try:
+        record_connector_usage(account_id, connector)
+    except Exception:
+        logger.exception("channel %s: could not record quota use", account_id)

@@ -2,6 +2,8 @@
 
 from importlib import import_module
 
+from django.utils import timezone
+
 from channels_integrations.base import ConnectionSettings, Connector
 from channels_integrations.http import platform_session
 from channels_integrations.models import ChannelAccount
@@ -29,7 +31,24 @@ def connector_class(platform: str) -> type[Connector]:
 
 def connector_for(account: ChannelAccount) -> Connector:
     cls = connector_class(account.platform)
+    today = cls.quota_day(timezone.now())
     connection = ConnectionSettings(
-        settings=dict(account.settings), credentials=account.get_credentials()
+        settings=dict(account.settings),
+        credentials=account.get_credentials(),
+        quota_used_today=account.quota_used if account.quota_day == today else 0,
     )
     return cls(connection, platform_session())
+
+
+def record_connector_usage(account_id: int, connector: Connector) -> None:
+    """After calls: the quota the connector spent, and a token it refreshed."""
+    from channels_integrations import actions
+
+    if connector.units_spent:
+        actions.record_quota_use(
+            account_id, day=connector.quota_day(timezone.now()), units=connector.units_spent
+        )
+        connector.units_spent = 0
+    if connector.updated_credentials is not None:
+        actions.store_refreshed_credentials(account_id, connector.updated_credentials)
+        connector.updated_credentials = None
