@@ -237,6 +237,10 @@ class Connector:
     def like(self, *, target: ReplyTarget) -> None:
         raise NotImplementedError
 
+    def ban(self, *, target: ReplyTarget) -> None:
+        """Remove the item and ban its author from the account (YouTube's banAuthor)."""
+        raise NotImplementedError
+
     def find_sent_reply(
         self, *, target: ReplyTarget, text: str, not_before: datetime
     ) -> SentItem | None:

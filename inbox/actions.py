@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from channels_integrations.base import Capability, ReplyTarget
 from channels_integrations.registry import connector_class
 from channels_integrations.text import preview, safe_http_url
 from inbox.access import AnyUser, check_can_reply
@@ -28,6 +29,7 @@ from inbox.models import (
     OutboundAction,
     OutboundKind,
     OutboundState,
+    PlatformState,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,92 @@ MAYBE_POSTED = (
 
 class ActionRefused(Exception):
     """The action cannot be done as asked; the message is meant for the person who asked."""
+
+
+# What each outbox kind needs from the platform, and the platform state it leaves the item in.
+CAPABILITY_FOR = {
+    OutboundKind.REPLY: Capability.REPLY,
+    OutboundKind.PRIVATE_REPLY: Capability.PRIVATE_REPLY,
+    OutboundKind.HIDE: Capability.HIDE,
+    OutboundKind.UNHIDE: Capability.UNHIDE,
+    OutboundKind.DELETE: Capability.DELETE,
+    OutboundKind.LIKE: Capability.LIKE,
+    OutboundKind.BAN: Capability.BAN,
+}
+STATE_AFTER = {
+    OutboundKind.HIDE: PlatformState.HIDDEN,
+    OutboundKind.UNHIDE: PlatformState.VISIBLE,
+    OutboundKind.DELETE: PlatformState.DELETED,
+    OutboundKind.BAN: PlatformState.DELETED,
+}
+REPLY_KINDS = {OutboundKind.REPLY, OutboundKind.PRIVATE_REPLY}
+_PENDING = [OutboundState.QUEUED, OutboundState.SENDING]
+
+
+def action_target(message: Message) -> ReplyTarget:
+    """What a connector needs to know about the platform item an action is about."""
+    contact = message.contact
+    return ReplyTarget(
+        external_id=message.external_id or "",
+        author_handle=contact.handle if contact else "",
+        author_external_id=contact.external_id if contact else "",
+        raw=message.raw if isinstance(message.raw, dict) else {},
+        thread_key=message.conversation.thread_key,
+        parent_external_id=message.parent_external_id,
+        direction=message.direction,
+        state=message.platform_state,
+        sent_at=message.sent_at,
+        text=message.text,
+    )
+
+
+def unavailable_reason(message: Message, kind: str) -> str:
+    """Why `kind` cannot be done on this message ("" when it can): platform and item rules."""
+    if not message.external_id:
+        return "The message has not reached the platform yet."
+    connector = connector_class(message.channel_account.platform)
+    return connector.unavailable_reason(CAPABILITY_FOR[OutboundKind(kind)], action_target(message))
+
+
+def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> OutboundAction:
+    """Queue a hide, unhide, delete, like or ban of one platform item.
+
+    Refused (ActionRefused, with the reason) when the platform or this item does not allow it,
+    or when the same action on the item is already on its way. The item's platform state changes
+    only when the platform confirms (mark_outbound_sent), so the inbox never claims more than
+    what reached the platform.
+    """
+    if kind not in STATE_AFTER and kind != OutboundKind.LIKE:
+        raise ActionRefused("Unknown action.")
+    conversation = message.conversation
+    check_can_reply(user, conversation)
+    reason = unavailable_reason(message, kind)
+    if reason:
+        raise ActionRefused(reason)
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if OutboundAction.objects.filter(
+            target_message=locked, kind=kind, state__in=_PENDING
+        ).exists():
+            raise ActionRefused("This action is already on its way to the platform.")
+        action = OutboundAction.objects.create(
+            conversation=conversation,
+            kind=kind,
+            target_message=locked,
+            target_external_id=locked.external_id or "",
+            state=OutboundState.QUEUED,
+            author_id=user.pk,
+        )
+        locked.save(update_fields=["updated_at"])
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            actor_id=user.pk,
+            kind=EventKind.ACTION_QUEUED,
+            data={"action_id": action.id, "kind": kind, "message_id": locked.pk},
+        )
+        _enqueue_delivery(action.id)
+        publish_changes_on_commit(conversation_ids=[conversation.id], message_ids=[locked.pk])
+    return action
 
 
 def _enqueue_delivery(action_id: int) -> None:
@@ -58,13 +146,20 @@ def _enqueue_delivery(action_id: int) -> None:
 
 
 def queue_reply(
-    *, user: AnyUser, conversation: Conversation, text: str, in_reply_to: Message | None = None
+    *,
+    user: AnyUser,
+    conversation: Conversation,
+    text: str,
+    in_reply_to: Message | None = None,
+    private: bool = False,
 ) -> OutboundAction:
     """Store the agent's reply as an outbound message ("sending") and an outbox row.
 
-    Nothing reaches the platform here: the delivery task picks the row up after commit.
+    `private` sends it as a private reply (a direct message to the author) where the platform
+    allows. Nothing reaches the platform here: the delivery task picks the row up after commit.
     """
     check_can_reply(user, conversation)
+    kind = OutboundKind.PRIVATE_REPLY if private else OutboundKind.REPLY
     text = text.strip()
     if not text:
         raise ActionRefused("The reply is empty.")
@@ -83,6 +178,9 @@ def queue_reply(
         )
         if target is None or target.conversation_id != conversation.id or not target.external_id:
             raise ActionRefused("There is no message in this conversation to reply to.")
+        reason = unavailable_reason(target, kind)
+        if reason:
+            raise ActionRefused(reason)
         now = timezone.now()
         message = Message.objects.create(
             conversation=conversation,
@@ -96,7 +194,8 @@ def queue_reply(
         action = OutboundAction.objects.create(
             conversation=conversation,
             message=message,
-            kind=OutboundKind.REPLY,
+            kind=kind,
+            target_message=target,
             target_external_id=target.external_id,
             text=text,
             state=OutboundState.QUEUED,
@@ -139,11 +238,12 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
         )
         if not updated:
             raise ActionRefused("Only a failed action can be retried.")
+        _touch_messages(action, timezone.now())
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,
             actor_id=user.pk,
             kind=EventKind.REPLY_RETRIED,
-            data={"action_id": action.pk},
+            data={"action_id": action.pk, "kind": action.kind},
         )
         _enqueue_delivery(action.pk)
         _publish_action(action)
@@ -179,7 +279,14 @@ def _still_claimed(action: OutboundAction) -> QuerySet[OutboundAction]:
     )
 
 
-def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: str = "") -> None:
+def mark_outbound_sent(
+    action: OutboundAction, *, external_id: str = "", permalink: str = "", reconciled: bool = False
+) -> None:
+    """The platform confirmed the action (or it was found there: `reconciled`).
+
+    A reply's outbound message gets the platform id; a hide, unhide, delete or ban moves the
+    item's platform state. Only while this worker's claim holds (see _still_claimed).
+    """
     now = timezone.now()
     with transaction.atomic():
         updated = _still_claimed(action).update(
@@ -187,27 +294,42 @@ def mark_outbound_sent(action: OutboundAction, *, external_id: str, permalink: s
             result_external_id=external_id,
             sent_at=now,
             last_error="",
+            outcome_unknown=False,
             updated_at=now,
         )
         if not updated:
             logger.warning("outbound action %s: claim lost before it was marked sent", action.pk)
             return
-        if action.message_id is not None:
-            Message.objects.filter(pk=action.message_id).update(
-                external_id=external_id, permalink=safe_http_url(permalink)
-            )
-        Conversation.objects.filter(
-            pk=action.conversation_id, first_response_at__isnull=True
-        ).update(first_response_at=now, updated_at=now)
+        if action.kind in REPLY_KINDS:
+            if action.message_id is not None:
+                Message.objects.filter(pk=action.message_id).update(
+                    external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
+                )
+            Conversation.objects.filter(
+                pk=action.conversation_id, first_response_at__isnull=True
+            ).update(first_response_at=now, updated_at=now)
+            kind = EventKind.REPLY_RECONCILED if reconciled else EventKind.REPLY_SENT
+            data: dict[str, object] = {"action_id": action.pk, "external_id": external_id}
+        else:
+            state = STATE_AFTER.get(OutboundKind(action.kind))
+            if state is not None and action.target_message_id is not None:
+                Message.objects.filter(pk=action.target_message_id).update(
+                    platform_state=state, platform_state_changed_at=now, updated_at=now
+                )
+            elif action.target_message_id is not None:
+                Message.objects.filter(pk=action.target_message_id).update(updated_at=now)
+            kind = EventKind.ACTION_DONE
+            data = {"action_id": action.pk, "kind": action.kind}
+            if state is not None:
+                data["state"] = state
         ConversationEvent.objects.create(
-            conversation_id=action.conversation_id,
-            kind=EventKind.REPLY_SENT,
-            data={"action_id": action.pk, "external_id": external_id},
+            conversation_id=action.conversation_id, kind=kind, data=data
         )
         _publish_action(action)
 
 
 def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
+    """The action will not be done; the reason is shown to the agent beside the item."""
     now = timezone.now()
     with transaction.atomic():
         updated = _still_claimed(action).update(
@@ -216,24 +338,58 @@ def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
         if not updated:
             logger.warning("outbound action %s: claim lost before it was marked failed", action.pk)
             return
+        _touch_messages(action, now)
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,
-            kind=EventKind.REPLY_FAILED,
-            data={"action_id": action.pk, "reason": reason[:500]},
+            kind=EventKind.REPLY_FAILED if action.kind in REPLY_KINDS else EventKind.ACTION_FAILED,
+            data={"action_id": action.pk, "kind": action.kind, "reason": reason[:500]},
         )
         _publish_action(action)
 
 
-def schedule_outbound_retry(action: OutboundAction, *, at: datetime, reason: str) -> None:
-    """Back to "queued" for another attempt at `at` (the caller enqueues the task with an ETA)."""
+def mark_target_deleted(action: OutboundAction) -> None:
+    """The platform says the item is gone (deleted by its author): show it so in the inbox."""
+    if action.target_message_id is None:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        changed = (
+            Message.objects.filter(pk=action.target_message_id)
+            .exclude(platform_state=PlatformState.DELETED)
+            .update(platform_state=PlatformState.DELETED, platform_state_changed_at=now)
+        )
+        if changed:
+            ConversationEvent.objects.create(
+                conversation_id=action.conversation_id,
+                kind=EventKind.MESSAGE_STATE_CHANGED,
+                data={
+                    "message_id": action.target_message_id,
+                    "after": PlatformState.DELETED,
+                    "by": "platform",
+                },
+            )
+
+
+def schedule_outbound_retry(
+    action: OutboundAction, *, at: datetime, reason: str, outcome_unknown: bool = False
+) -> None:
+    """Back to "queued" for another attempt at `at` (the caller enqueues the task with an ETA).
+
+    `outcome_unknown`: the attempt may have reached the platform; the next one reconciles first.
+    """
+    now = timezone.now()
+    # Once unknown, an outcome stays unknown until the platform tells (sent or reconciled).
+    unknown = {"outcome_unknown": True} if outcome_unknown else {}
     with transaction.atomic():
         updated = _still_claimed(action).update(
             state=OutboundState.QUEUED,
             next_attempt_at=at,
             last_error=reason[:2000],
-            updated_at=timezone.now(),
+            updated_at=now,
+            **unknown,
         )
         if updated:
+            _touch_messages(action, now)
             _publish_action(action)
 
 
@@ -260,6 +416,8 @@ def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
         OutboundAction.objects.filter(pk__in=retried).update(
             state=OutboundState.QUEUED,
             last_error="The worker stopped while sending; trying again.",
+            # The dead worker may have reached the platform: reconcile before sending again.
+            outcome_unknown=True,
             updated_at=now,
         )
         for action in exhausted:
@@ -277,6 +435,12 @@ def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
     return [*retried, *forgotten]
 
 
+def _touch_messages(action: OutboundAction, now: datetime) -> None:
+    ids = [pk for pk in (action.message_id, action.target_message_id) if pk is not None]
+    if ids:
+        Message.objects.filter(pk__in=ids).update(updated_at=now)
+
+
 def _publish_action(action: OutboundAction) -> None:
-    message_ids = [action.message_id] if action.message_id else []
+    message_ids = [pk for pk in (action.message_id, action.target_message_id) if pk is not None]
     publish_changes_on_commit(conversation_ids=[action.conversation_id], message_ids=message_ids)

@@ -251,6 +251,9 @@ class Message(models.Model):
     classifier_scores = models.JSONField(default=dict, blank=True)
     sent_at = models.DateTimeField(help_text="When the platform says it was written.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moves with every change shown in the thread (state, edit, an action on it): the live
+    # fragments' version, so a browser never replaces a newer rendering with an older one.
+    updated_at = models.DateTimeField(auto_now=True)
     raw = models.JSONField(null=True, blank=True)
 
     class Meta:
@@ -301,6 +304,10 @@ class OutboundAction(models.Model):
         Message, on_delete=models.CASCADE, null=True, blank=True, related_name="outbound_action"
     )
     kind = models.CharField(max_length=20, choices=OutboundKind.choices)
+    # The platform item the action is about (the message replied to, hidden, deleted, liked).
+    target_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions_on"
+    )
     target_external_id = models.CharField(max_length=200)
     text = models.TextField(blank=True, default="")
     state = models.CharField(
