@@ -73,8 +73,10 @@ def _render_changes(
                 },
             )
         )
-    messages = Message.objects.filter(id__in=message_ids).select_related(
-        "contact", "author", "outbound_action"
+    messages = (
+        Message.objects.filter(id__in=message_ids)
+        .select_related("contact", "author", "outbound_action", "conversation", "channel_account")
+        .prefetch_related("actions_on")
     )
     for message in messages:
         events.append(

@@ -9,4 +9,9 @@ urlpatterns = [
     path("c/<int:pk>/", views.conversation_detail, name="conversation"),
     path("c/<int:pk>/reply/", views.reply, name="reply"),
     path("outbox/<int:pk>/retry/", views.retry, name="retry"),
+    path(
+        "m/<int:pk>/<slug:kind>/",
+        views.message_action,
+        name="message_action",
+    ),
 ]

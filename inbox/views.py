@@ -58,7 +58,9 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 
 def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, object]:
-    messages = conversation.messages.select_related("contact", "author", "outbound_action")
+    messages = conversation.messages.select_related(
+        "contact", "author", "outbound_action", "conversation", "channel_account"
+    ).prefetch_related("actions_on")
     connector = connector_class(conversation.channel_account.platform)
     return {
         "conversation": conversation,
@@ -131,13 +133,42 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(str(exc), status=409)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("inbox:conversation", pk=action.conversation_id)
-    assert action.message_id is not None
-    return _message_fragment(request, action.message_id)
+    message_id = action.message_id or action.target_message_id
+    if message_id is None:
+        return HttpResponse(status=204)
+    return _message_fragment(request, message_id)
+
+
+@login_required
+@require_POST
+def message_action(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """Hide, unhide, delete, like or ban one platform item (queued for the outbox)."""
+    message = get_object_or_404(
+        Message.objects.select_related("conversation", "channel_account", "contact").filter(
+            conversation__in=_conversations(request)
+        ),
+        pk=pk,
+    )
+    try:
+        actions.queue_message_action(user=request.user, message=message, kind=kind)
+    except actions.ActionRefused as exc:
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "inbox/_form_error.html", {"error": str(exc)}, status=409)
+        return HttpResponse(str(exc), status=409, content_type="text/plain")
+    except AccessDenied:
+        return HttpResponse(status=404)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("inbox:conversation", pk=message.conversation_id)
+    return _message_fragment(request, message.pk)
 
 
 def _message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
     """One message as the thread shows it (the same partial the live events carry)."""
-    message = Message.objects.select_related("contact", "author", "outbound_action").get(
-        pk=message_id
+    message = (
+        Message.objects.select_related(
+            "contact", "author", "outbound_action", "conversation", "channel_account"
+        )
+        .prefetch_related("actions_on")
+        .get(pk=message_id)
     )
     return render(request, "inbox/_message.html", {"message": message})
