@@ -6,9 +6,13 @@ Entry points: the Celery task `poll_channel` and the management command `poll_ch
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from channels_integrations import actions
@@ -31,12 +35,59 @@ class PollOutcome:
 
 
 def poll_channel(account_id: int) -> PollOutcome:
-    """Poll one channel account now.
+    """Poll one channel account now, unless another worker is polling it right now.
 
-    Pages already ingested stay ingested if a later page fails; each page is its own transaction.
-    Errors end up on the channel (rate limit, needs re-authorization, back-off) and never
-    propagate, so one broken channel cannot stop the others.
+    Never two polls of one channel at once: the dispatcher hands a channel out once per lease,
+    and a duplicate task (a redelivered message, a manual poll) finds the channel's poll lock
+    taken and leaves. Pages already ingested stay ingested if a later page fails; each page is
+    its own transaction. Errors end up on the channel (rate limit, needs re-authorization,
+    back-off) and never propagate, so one broken channel cannot stop the others.
     """
+    with channel_poll_lock(account_id) as acquired:
+        if not acquired:
+            logger.info("channel %s is being polled by another worker; skipping", account_id)
+            return PollOutcome(error="already being polled")
+        return _poll(account_id)
+
+
+@contextmanager
+def channel_poll_lock(account_id: int) -> Iterator[bool]:
+    """A lock held for the whole poll of one channel, across processes and machines.
+
+    On PostgreSQL a session advisory lock: the database releases it when the holder's connection
+    ends, so a worker killed mid-poll cannot leave it behind. The embedded SQLite mode runs one
+    process, where a process-local lock does the same job.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_POLL_LOCK_SPACE, account_id])
+            (acquired,) = cursor.fetchone()
+        try:
+            yield bool(acquired)
+        finally:
+            if acquired:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [_POLL_LOCK_SPACE, account_id]
+                    )
+        return
+    with _local_locks_guard:
+        lock = _local_locks.setdefault(account_id, threading.Lock())
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
+# The first key of the two-key advisory lock: "poll" in ASCII, so other locks cannot collide.
+_POLL_LOCK_SPACE = 0x706F6C6C
+_local_locks: dict[int, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
+
+
+def _poll(account_id: int) -> PollOutcome:
     outcome = PollOutcome()
     account = ChannelAccount.objects.filter(pk=account_id).first()
     if account is None:

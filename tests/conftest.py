@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,16 @@ import pytest
 from channels_integrations.fake_server import FakeServer
 from channels_integrations.mastodon.fake import FakeMastodon
 from tests import factories
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """A test database per test run: two runs on one machine (CI and a developer, or several
+    checkouts) must not drop each other's database halfway through."""
+    from django.conf import settings
+
+    name = os.environ.get("INBOX_TEST_DATABASE") or f"test_inbox_{os.getpid()}"
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
 
 
 class ServedMastodon(FakeMastodon):

@@ -111,3 +111,28 @@ def test_a_channel_whose_poll_died_is_handed_out_again_after_its_lease():
         next_poll_at=timezone.now() - timedelta(seconds=1)
     )
     assert claim_due_channels() == [channel.pk]
+
+
+def test_one_dispatch_run_hands_out_five_thousand_due_channels_each_once(monkeypatch):
+    from channels_integrations import tasks
+
+    past = timezone.now() - timedelta(seconds=5)
+    template = factories.make_mastodon_channel(next_poll_at=past)
+    ChannelAccount.objects.bulk_create(
+        ChannelAccount(
+            platform=template.platform,
+            name=f"Channel {n}",
+            settings=template.settings,
+            credentials_encrypted=template.credentials_encrypted,
+            next_poll_at=past,
+        )
+        for n in range(4999)
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.poll_channel, "delay", enqueued.append)
+
+    assert tasks.dispatch_due_polls() == 5000
+
+    assert len(enqueued) == len(set(enqueued)) == 5000
+    assert not ChannelAccount.objects.filter(next_poll_at__lte=timezone.now()).exists()
+    assert tasks.dispatch_due_polls() == 0  # leased: nothing is handed out twice
