@@ -12,7 +12,6 @@ from channels_integrations import outbox, polling
 from channels_integrations.actions import claim_due_channels
 from inbox.actions import requeue_stalled_actions
 
-
 # Channels claimed per transaction by the dispatcher (one SKIP LOCKED select and one update).
 DISPATCH_BATCH = 500
 
@@ -26,14 +25,15 @@ def dispatch_due_polls() -> int:
     """
     deadline = time.monotonic() + settings.POLL_DISPATCH_SECONDS
     dispatched = 0
-    while True:
-        ids = claim_due_channels(limit=DISPATCH_BATCH)
-        for account_id in ids:
-            poll_channel.delay(account_id)
-        dispatched += len(ids)
-        if len(ids) < DISPATCH_BATCH or time.monotonic() > deadline:
-            return dispatched
-
+    # One broker connection for the whole run, not one checkout per message.
+    with poll_channel.app.producer_or_acquire() as producer:
+        while True:
+            ids = claim_due_channels(limit=DISPATCH_BATCH)
+            for account_id in ids:
+                poll_channel.apply_async((account_id,), producer=producer)
+            dispatched += len(ids)
+            if len(ids) < DISPATCH_BATCH or time.monotonic() > deadline:
+                return dispatched
 
 
 @shared_task(name="channels_integrations.tasks.poll_channel", ignore_result=True)
