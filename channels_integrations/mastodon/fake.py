@@ -446,7 +446,7 @@ class FakeMastodon(PlatformFake):
         return json_response([copy.deepcopy(payload) for _, payload in page], headers=headers)
 
     def _link_header(self, request: Request, *, lowest: int, highest: int) -> str:
-        base = request.host_url.rstrip("/") + "/api/v1/notifications"
+        base = request.root_url.rstrip("/") + "/api/v1/notifications"
         kept_names = ("limit", "types[]", "types", "exclude_types[]", "exclude_types", "account_id")
         kept = [(name, value) for name in kept_names for value in request.args.getlist(name)]
         next_query = urlencode([("max_id", str(lowest)), *kept], safe="[]")
@@ -593,7 +593,7 @@ class FakeMastodon(PlatformFake):
         return admin_page(
             "Fake Mastodon: @brand@mastodon.social",
             notes=[
-                f"API base URL: {request.host_url.rstrip('/')}",
+                f"API base URL: {request.root_url.rstrip('/')}",
                 f"API calls recorded: {len(self._calls)}",
                 f"faults queued: {len(self._faults)}",
             ],

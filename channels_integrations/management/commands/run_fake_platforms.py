@@ -8,7 +8,7 @@ from channels_integrations.fake_platforms import start_fake_platforms
 
 
 class Command(BaseCommand):
-    help = "Run the fake platform servers (with the demo mention generator) in the foreground."
+    help = "Run the fake platform servers (with the demo generators) in the foreground."
 
     def handle(self, *args: Any, **options: Any) -> None:
         fakes = start_fake_platforms(
@@ -16,9 +16,7 @@ class Command(BaseCommand):
             port=settings.FAKE_PLATFORM_PORT,
             mention_interval=settings.DEMO_MENTION_INTERVAL,
         )
-        self.stdout.write(
-            f"Fake Mastodon on {fakes.server.url} (admin: {fakes.server.url}/__admin/)"
-        )
+        self.stdout.write(f"Fake platforms on {fakes.server.url}/ (admin pages linked there)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

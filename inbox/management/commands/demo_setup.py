@@ -1,5 +1,5 @@
-"""Create (or refresh) the demo workspace: users, a department, and a Mastodon channel that
-points at the built-in fake server. Safe to run again."""
+"""Create (or refresh) the demo workspace: users, a department, and one channel per platform
+aimed at the built-in fake servers. Safe to run again."""
 
 from typing import Any
 
@@ -7,17 +7,44 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from channels_integrations.fake_platforms import demo_platforms
 from channels_integrations.models import ChannelAccount, ChannelStatus, Platform
 from inbox.models import Department, Membership, MembershipRole
 
 DEMO_PASSWORD = "inbox-demo"  # noqa: S105  (printed on purpose: it is a local demo)
-DEMO_TOKEN = "demo-token"  # noqa: S105  (the fake server's accepted token)
+
+
+def demo_mail_channel() -> tuple[dict[str, Any], dict[str, Any]] | None:
+    try:
+        from channels_integrations.email.demo import demo_mail_channel as channel
+    except ImportError:
+        return None
+    return channel(host=settings.FAKE_PLATFORM_HOST)
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo workspace (admin, agent, department, Mastodon channel on the fake server)."
+        "Create the demo workspace (admin, agent, department, a channel per platform on the fakes)."
     )
+
+    def _demo_channel(
+        self,
+        platform: str,
+        name: str,
+        settings_: dict[str, Any],
+        credentials: dict[str, Any],
+        department: Department,
+    ) -> None:
+        channel = ChannelAccount.objects.filter(platform=platform, name=name).first()
+        if channel is None:
+            channel = ChannelAccount(platform=platform, name=name)
+        channel.settings = settings_
+        channel.set_credentials(credentials)
+        channel.status = ChannelStatus.ACTIVE
+        channel.status_reason = ""
+        channel.poll_interval_seconds = 3
+        channel.save()
+        department.channel_accounts.add(channel)
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -50,24 +77,23 @@ class Command(BaseCommand):
             user=agent, department=department, defaults={"role": MembershipRole.AGENT}
         )
 
-        base_url = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
-        channel = ChannelAccount.objects.filter(
-            platform=Platform.MASTODON, name="Mastodon @brand (demo)"
-        ).first()
-        if channel is None:
-            channel = ChannelAccount(platform=Platform.MASTODON, name="Mastodon @brand (demo)")
-        channel.settings = {"base_url": base_url}
-        channel.set_credentials({"access_token": DEMO_TOKEN})
-        channel.status = ChannelStatus.ACTIVE
-        channel.poll_interval_seconds = 3
-        channel.save()
-        department.channel_accounts.add(channel)
-
+        root = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
+        names = []
+        for platform in demo_platforms():
+            settings_, credentials = platform.channel(root + platform.prefix)
+            name = f"{platform.title} (demo)"
+            self._demo_channel(platform.platform, name, settings_, credentials, department)
+            names.append(name)
+        mail = demo_mail_channel()
+        if mail is not None:
+            self._demo_channel(Platform.EMAIL, "Support mailbox (demo)", *mail, department)
+            names.append("Support mailbox (demo)")
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo workspace ready.\n"
                 f"  Log in at http://127.0.0.1:8000/ as  admin / {DEMO_PASSWORD}  (admin)\n"
                 f"                                   or  agent / {DEMO_PASSWORD}  (agent)\n"
-                f"  Fake Mastodon (create mentions, see replies): {base_url}/__admin/"
+                f"  Channels: {', '.join(names)}\n"
+                f"  Fake platforms (create items, inject faults, see replies): {root}/"
             )
         )
