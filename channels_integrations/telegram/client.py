@@ -265,8 +265,8 @@ def error_for(
             return InvalidRequest(f"Telegram refused {action}: the text is empty ({detail}).")
         if "reaction_invalid" in lowered:
             return InvalidRequest(
-                f"Telegram refused {action}: reactions with this emoji are not allowed in this chat "
-                f"({detail})."
+                f"Telegram refused {action}: reactions with this emoji are not allowed in this "
+                f"chat ({detail})."
             )
         return InvalidRequest(f"Telegram refused {action}: {detail}.")
     if status >= 500:
