@@ -118,9 +118,7 @@ def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
             last_error=error[:2000],
             last_error_at=now,
         )
-        entered = ChannelAccount.objects.filter(
-            pk=account_id, status__in=POLLABLE_STATUSES
-        ).update(
+        entered = ChannelAccount.objects.filter(pk=account_id, status__in=POLLABLE_STATUSES).update(
             status=ChannelStatus.NEEDS_REAUTH,
             status_reason="The platform refused the token: re-authorize the channel.",
         )

@@ -26,7 +26,11 @@ from channels_integrations.models import (
     ChannelStatus,
     ConnectionTest,
 )
-from channels_integrations.registry import connector_class, connector_for
+from channels_integrations.registry import (
+    connector_class,
+    connector_for,
+    record_connector_usage,
+)
 from inbox.access import AccessDenied, AnyUser, can_manage_channels
 from inbox.models import Department
 
@@ -203,7 +207,7 @@ def request_connection_test(*, user: AnyUser, channel: ChannelAccount) -> Connec
     page reports after a while.
     """
     _check_admin(user)
-    test = ConnectionTest.objects.create(channel=channel, requested_by=user)
+    test = ConnectionTest.objects.create(channel=channel, requested_by_id=user.pk)
 
     def enqueue() -> None:
         from channels_integrations.tasks import run_connection_test
@@ -214,7 +218,9 @@ def request_connection_test(*, user: AnyUser, channel: ChannelAccount) -> Connec
             logger.exception("could not enqueue connection test %s", test.pk)
 
     transaction.on_commit(enqueue, robust=True)
-    logger.info("connection test %s of channel %s requested by user %s", test.pk, channel.pk, user.pk)
+    logger.info(
+        "connection test %s of channel %s requested by user %s", test.pk, channel.pk, user.pk
+    )
     return test
 
 
@@ -251,6 +257,9 @@ def run_connection_test(*, test_id: int) -> ConnectionTest | None:
                 checks = list(connector.test_connection())
             finally:
                 connector.session.close()
+                # Quota the test spent, and a token it refreshed (a rotated refresh token
+                # that is not stored would lock the channel out).
+                record_connector_usage(channel.pk, connector)
     except (ImportError, LookupError):
         checks = [ConnectionCheck("Connector", False, "This platform is not available yet.")]
         error = "connector not available"

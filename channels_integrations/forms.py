@@ -20,7 +20,7 @@ from channels_integrations.models import ChannelAccount
 from inbox.models import Department
 
 SETTING_PREFIX = "setting_"
-SECRET_PREFIX = "secret_"
+CREDENTIAL_PREFIX = "credential_"
 
 
 def _setting_field(spec: SetupField, *, initial: Any) -> forms.Field:
@@ -53,7 +53,12 @@ def _secret_field(spec: SetupField, *, stored: bool | None) -> forms.Field:
         max_length=4000,
         strip=True,
         widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "new-password", "spellcheck": "false"}
+            render_value=False,
+            attrs={
+                "autocomplete": "new-password",
+                "spellcheck": "false",
+                **({"placeholder": "Stored: type a new value to replace it"} if stored else {}),
+            },
         ),
     )
 
@@ -99,7 +104,7 @@ class ChannelForm(forms.Form):
         for spec in setup_fields:
             if spec.secret:
                 stored = None if channel is None else spec.name in (stored_secrets or set())
-                self.fields[SECRET_PREFIX + spec.name] = _secret_field(spec, stored=stored)
+                self.fields[CREDENTIAL_PREFIX + spec.name] = _secret_field(spec, stored=stored)
             else:
                 value = spec.initial if channel is None else channel.settings.get(spec.name, "")
                 self.fields[SETTING_PREFIX + spec.name] = _setting_field(spec, initial=value)
@@ -114,7 +119,7 @@ class ChannelForm(forms.Form):
         # Order: name, the platform's settings, its secrets, then polling and owners.
         order = ["name"]
         order += [SETTING_PREFIX + s.name for s in setup_fields if not s.secret]
-        order += [SECRET_PREFIX + s.name for s in setup_fields if s.secret]
+        order += [CREDENTIAL_PREFIX + s.name for s in setup_fields if s.secret]
         order += ["poll_interval_seconds", "departments"]
         if self.is_new:
             order.append("backfill_days")
@@ -124,8 +129,8 @@ class ChannelForm(forms.Form):
         values: dict[str, Any] = {}
         for spec in self.setup_fields:
             if not spec.secret:
-                value = self.cleaned_data.get(SETTING_PREFIX + spec.name)
-                values[spec.name] = "" if value is None else value
+                # An empty number is None, an empty text "": both clear the stored value.
+                values[spec.name] = self.cleaned_data.get(SETTING_PREFIX + spec.name)
         return values
 
     def credentials_data(self) -> dict[str, str]:
@@ -133,13 +138,13 @@ class ChannelForm(forms.Form):
         values: dict[str, str] = {}
         for spec in self.setup_fields:
             if spec.secret:
-                value = self.cleaned_data.get(SECRET_PREFIX + spec.name) or ""
+                value = self.cleaned_data.get(CREDENTIAL_PREFIX + spec.name) or ""
                 if value or self.is_new:
                     values[spec.name] = value
         return values
 
     def secret_bound_fields(self) -> list[forms.BoundField]:
-        return [self[SECRET_PREFIX + s.name] for s in self.setup_fields if s.secret]
+        return [self[CREDENTIAL_PREFIX + s.name] for s in self.setup_fields if s.secret]
 
     def setting_bound_fields(self) -> list[forms.BoundField]:
         return [self[SETTING_PREFIX + s.name] for s in self.setup_fields if not s.secret]
