@@ -271,3 +271,26 @@ def test_a_broken_item_seen_twice_is_recorded_once(channel, fake_mastodon):
             channel_account_id=channel.pk, expected_cursor={"min_id": "0"}, page=page
         )
     assert SkippedItem.objects.count() == 1
+
+
+def test_admins_are_told_once_when_a_channel_needs_reauthorization(
+    channel, fake_mastodon, admin_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    admin_user.email = "alex@example.org"
+    admin_user.save()
+    start_cursor(channel)
+    fake_mastodon.revoke_token("demo-token")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_channel(channel.pk)
+        ChannelAccount.objects.filter(pk=channel.pk).update(status=ChannelStatus.ACTIVE)
+        poll_channel(channel.pk)  # re-activated by mistake: refused again, told again
+        poll_channel(channel.pk)  # already waiting for a person: nobody is told twice
+
+    channel.refresh_from_db()
+    assert channel.status == ChannelStatus.NEEDS_REAUTH
+    assert channel.last_error_at is not None
+    assert len(mailoutbox) == 2
+    assert mailoutbox[0].to == ["alex@example.org"]
+    assert "needs re-authorization" in mailoutbox[0].subject
+    assert "demo-token" not in mailoutbox[0].body
