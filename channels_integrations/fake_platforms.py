@@ -97,6 +97,7 @@ class RunningFakes:
     fakes: dict[str, Any]
     platforms: dict[str, DemoPlatform]
     generators: list[Generator] = field(default_factory=list)
+    # The demo mail server (IMAP and SMTP on ports of their own; admin page under /email).
     mail: Any = None
 
     @property
@@ -114,15 +115,26 @@ class RunningFakes:
         self.server.stop()
 
 
-def start_fake_platforms(*, host: str, port: int, mention_interval: float) -> RunningFakes:
-    """Serve every fake on host:port (one prefix each); generators post every few seconds."""
+def start_fake_platforms(
+    *,
+    host: str,
+    port: int,
+    mention_interval: float,
+    imap_port: int = 0,
+    smtp_port: int = 0,
+) -> RunningFakes:
+    """Serve every fake on host:port (one prefix each) and the mail server on its own ports;
+    generators post every few seconds."""
     platforms = {platform.platform: platform for platform in demo_platforms()}
     fakes = {name: platform.fake() for name, platform in platforms.items()}
     mounts = {platforms[name].prefix: fake.wsgi_app for name, fake in fakes.items()}
-    app = DispatcherMiddleware(_index(platforms), mounts)
+    mail = _start_mail(host, imap_port, smtp_port)
+    if mail is not None:
+        mounts["/email"] = mail.wsgi_app
+    app = DispatcherMiddleware(_index(platforms, mail), mounts)
     server = FakeServer(app, host=host, port=port)
     server.start()
-    running = RunningFakes(server=server, fakes=fakes, platforms=platforms)
+    running = RunningFakes(server=server, fakes=fakes, platforms=platforms, mail=mail)
     if mention_interval > 0:
         for name, fake in fakes.items():
             # Staggered a little per platform, so the inbox does not fill in bursts.
@@ -130,24 +142,36 @@ def start_fake_platforms(*, host: str, port: int, mention_interval: float) -> Ru
             generator = platforms[name].generator(fake, interval)
             generator.start()
             running.generators.append(generator)
-    running.mail = _start_mail(host, mention_interval)
+        if mail is not None:
+            from channels_integrations.email.demo import SupportMailGenerator
+
+            mail_generator = SupportMailGenerator(mail, interval=mention_interval * 2)
+            mail_generator.start()
+            running.generators.append(mail_generator)
     return running
 
 
-def _start_mail(host: str, interval: float) -> Any:
-    """The demo mail server (IMAP and SMTP), when the e-mail package provides one."""
+def demo_mail_channel(
+    host: str, imap_port: int, smtp_port: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings, credentials) of the demo mailbox on the fake mail server."""
+    from channels_integrations.email.demo import demo_channel
+
+    return demo_channel(imap_port, smtp_port, host=host)
+
+
+def _start_mail(host: str, imap_port: int, smtp_port: int) -> Any:
+    """The demo mail server (IMAP and SMTP); the demo goes on without e-mail if it fails."""
     try:
-        from channels_integrations.email.demo import start_demo_mail
-    except ImportError:
-        return None
-    try:
-        return start_demo_mail(host=host, interval=interval)
+        from channels_integrations.email.fake import FakeMailServer
+
+        return FakeMailServer().start(host, imap_port=imap_port, smtp_port=smtp_port)
     except Exception:
         logger.exception("the demo mail server did not start; the demo goes on without e-mail")
         return None
 
 
-def _index(platforms: dict[str, DemoPlatform]) -> Callable[..., Any]:
+def _index(platforms: dict[str, DemoPlatform], mail: Any) -> Callable[..., Any]:
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         links = "".join(
@@ -156,6 +180,11 @@ def _index(platforms: dict[str, DemoPlatform]) -> Callable[..., Any]:
             f"{html.escape(platform.prefix)}</code></li>"
             for platform in platforms.values()
         )
+        if mail is not None:
+            links += (
+                '<li><a href="/email/__admin/">E-mail</a> '
+                f"<code>IMAP {mail.imap_port}, SMTP {mail.smtp_port}</code></li>"
+            )
         body = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'
             "<title>Fake platforms</title></head><body style='font: 15px system-ui; margin: 2rem'>"

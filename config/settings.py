@@ -170,6 +170,9 @@ OUTBOX_STALL_SECONDS = env_int("OUTBOX_STALL_SECONDS", 300, minimum=10)
 # Demo fake platform (make run).
 FAKE_PLATFORM_HOST = env_str("FAKE_PLATFORM_HOST", "127.0.0.1")
 FAKE_PLATFORM_PORT = env_int("FAKE_PLATFORM_PORT", 8765, minimum=1)
+# The demo mail server's IMAP and SMTP ports (make run's e-mail channel).
+FAKE_MAIL_IMAP_PORT = env_int("FAKE_MAIL_IMAP_PORT", 8143, minimum=1)
+FAKE_MAIL_SMTP_PORT = env_int("FAKE_MAIL_SMTP_PORT", 8025, minimum=1)
 DEMO_MENTION_INTERVAL = env_float("DEMO_MENTION_INTERVAL", 8.0, minimum=0.0)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -29,6 +29,28 @@ def fakes() -> Iterator[RunningFakes]:
 
 def test_every_api_platform_has_a_demo_fake(fakes):
     assert sorted(fakes.platforms) == sorted(API_PLATFORMS)
+    assert fakes.mail is not None
+
+
+def test_the_demo_mailbox_is_alive(fakes):
+    from channels_integrations.email.demo import SupportMailGenerator
+    from channels_integrations.fake_platforms import demo_mail_channel
+
+    settings, credentials = demo_mail_channel(
+        "127.0.0.1", fakes.mail.imap_port, fakes.mail.smtp_port
+    )
+    channel = ChannelAccount(platform="email", name="Support (demo)", settings=settings)
+    channel.set_credentials(credentials)
+    channel.save()
+    checks = connector_for(channel).test_connection()
+    assert checks and all(check.ok for check in checks), checks
+
+    SupportMailGenerator(fakes.mail, interval=60).emit()
+    poll_channel(channel.pk)
+
+    channel.refresh_from_db()
+    assert channel.status == ChannelStatus.ACTIVE, channel.last_error
+    assert Message.objects.filter(channel_account=channel).exists()
 
 
 @pytest.mark.parametrize("platform", API_PLATFORMS)

@@ -15,6 +15,8 @@ class Command(BaseCommand):
             host=settings.FAKE_PLATFORM_HOST,
             port=settings.FAKE_PLATFORM_PORT,
             mention_interval=settings.DEMO_MENTION_INTERVAL,
+            imap_port=settings.FAKE_MAIL_IMAP_PORT,
+            smtp_port=settings.FAKE_MAIL_SMTP_PORT,
         )
         self.stdout.write(f"Fake platforms on {fakes.server.url}/ (admin pages linked there)")
         try:

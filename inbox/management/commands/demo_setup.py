@@ -7,19 +7,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from channels_integrations.fake_platforms import demo_platforms
+from channels_integrations.fake_platforms import demo_mail_channel, demo_platforms
 from channels_integrations.models import ChannelAccount, ChannelStatus, Platform
 from inbox.models import Department, Membership, MembershipRole
 
 DEMO_PASSWORD = "inbox-demo"  # noqa: S105  (printed on purpose: it is a local demo)
-
-
-def demo_mail_channel() -> tuple[dict[str, Any], dict[str, Any]] | None:
-    try:
-        from channels_integrations.email.demo import demo_mail_channel as channel
-    except ImportError:
-        return None
-    return channel(host=settings.FAKE_PLATFORM_HOST)
 
 
 class Command(BaseCommand):
@@ -84,10 +76,11 @@ class Command(BaseCommand):
             name = f"{platform.title} (demo)"
             self._demo_channel(platform.platform, name, settings_, credentials, department)
             names.append(name)
-        mail = demo_mail_channel()
-        if mail is not None:
-            self._demo_channel(Platform.EMAIL, "Support mailbox (demo)", *mail, department)
-            names.append("Support mailbox (demo)")
+        mail = demo_mail_channel(
+            settings.FAKE_PLATFORM_HOST, settings.FAKE_MAIL_IMAP_PORT, settings.FAKE_MAIL_SMTP_PORT
+        )
+        self._demo_channel(Platform.EMAIL, "Support mailbox (demo)", *mail, department)
+        names.append("Support mailbox (demo)")
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo workspace ready.\n"

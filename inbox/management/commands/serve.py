@@ -42,6 +42,8 @@ class Command(BaseCommand):
                         host=settings.FAKE_PLATFORM_HOST,
                         port=settings.FAKE_PLATFORM_PORT,
                         mention_interval=settings.DEMO_MENTION_INTERVAL,
+                        imap_port=settings.FAKE_MAIL_IMAP_PORT,
+                        smtp_port=settings.FAKE_MAIL_SMTP_PORT,
                     )
                 from config.embedded import start_embedded_worker
 

@@ -1,0 +1,1 @@
+"""E-mail: one mailbox polled over IMAP, replies sent over SMTP (platform-apis.md section 7)."""
