@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,13 @@ from config.create_database import ensure_database  # noqa: E402  (needs ROOT on
 QUEUE = f"inbox-bench-dispatch-{uuid.uuid4().hex[:8]}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["CELERY_QUEUE"] = QUEUE  # nobody consumes it: the messages are counted, then dropped
+
+
+def redis_client() -> Any:
+    """A plain Redis client on the broker, to count and drop the run's queue."""
+    import redis
+
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
 
 
 def main() -> None:
@@ -107,15 +115,13 @@ def main() -> None:
                 noop.apply_async((account_id,), producer=producer)
         bare_seconds = time.perf_counter() - started
 
-        with app.connection_for_write() as conn:
-            queued = conn.default_channel.client.llen(QUEUE)
+        queued = redis_client().llen(QUEUE)
 
         for pk, when in saved:
             ChannelAccount.objects.filter(pk=pk).update(next_poll_at=when)
     finally:
         ChannelAccount.objects.filter(pk__in=ids).delete()
-        with app.connection_for_write() as conn:
-            conn.default_channel.client.delete(QUEUE)
+        redis_client().delete(QUEUE)
 
     per_second = dispatched / dispatch_seconds
     bare_per_second = len(ids) / bare_seconds
