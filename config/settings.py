@@ -24,6 +24,8 @@ from config.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("INBOX_VAR_DIR", str(BASE_DIR / "var")))
+# Local state (the SQLite database in embedded mode, beat's schedule file in both modes).
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEPLOYMENT = env_choice("INBOX_DEPLOYMENT", ["development", "production"], "development")
 PRODUCTION = DEPLOYMENT == "production"
@@ -99,7 +101,6 @@ if DATABASE_URL:
         )
     }
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
