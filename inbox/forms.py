@@ -8,3 +8,5 @@ class ReplyForm(forms.Form):
         strip=True,
     )
     in_reply_to = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Send as a private message to the author (where the platform allows private replies).
+    private = forms.BooleanField(required=False)

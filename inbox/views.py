@@ -102,6 +102,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
                 conversation=conversation,
                 text=form.cleaned_data["text"],
                 in_reply_to=in_reply_to,
+                private=form.cleaned_data["private"],
             )
         except actions.ActionRefused as exc:
             error = str(exc)

@@ -135,3 +135,27 @@ def test_a_reply_written_on_facebook_itself_shows_as_ours(fake_facebook, page):
     poll_now(page)
     ours = Message.objects.get(conversation=message.conversation, direction=Direction.OUTBOUND)
     assert ours.text == "Ja, im Laden!" and ours.author is None
+
+
+def test_a_private_reply_goes_to_the_commenter_by_message_from_the_composer(
+    fake_facebook, page, agent, client
+):
+    from tests.factories import PASSWORD
+
+    message = a_comment(fake_facebook, page, "Meine Adresse hat sich geändert")
+    client.login(username=agent.username, password=PASSWORD)
+    page_html = client.get(f"/inbox/c/{message.conversation_id}/").content.decode()
+    assert "Send as a private message" in page_html
+
+    client.post(
+        f"/inbox/c/{message.conversation_id}/reply/",
+        {"text": "Schreib uns bitte deine neue Adresse.", "private": "1"},
+    )
+    action = message.conversation.outbound_actions.get()
+    assert action.kind == OutboundKind.PRIVATE_REPLY
+    outbox.deliver(action.pk)
+
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT
+    [sent] = [a for a in fake_facebook.actions() if "private" in str(a).lower()]
+    assert message.external_id in str(sent)
