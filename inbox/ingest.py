@@ -16,13 +16,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.utils import timezone
+from psycopg2.extras import execute_values
 
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem, ItemUpdate
 from channels_integrations.models import ChannelAccount, SkippedItem
@@ -115,15 +117,20 @@ class _PageIngest:
         self.changed_conversations: set[int] = set()
         self.changed_messages: set[int] = set()
         self.events: list[ConversationEvent] = []
+        # The conversation of each platform item we have, among those this page refers to.
+        self.conversation_of: dict[str, int] = {}
 
     def run(self, items: list[InboundItem], updates: list[ItemUpdate]) -> None:
         ordered = parents_first(_unique(items))
+        # One look-up for the page's items (a known one is an update, not a new message), its
+        # updates, and the messages its replies answer (they decide the replies' conversations).
         known: dict[str, Message] = {
             str(message.external_id): message
             for message in Message.objects.filter(
                 channel_account=self.account,
-                external_id__in=[item.external_id for item in ordered]
-                + [update.external_id for update in updates],
+                external_id__in={item.external_id for item in ordered}
+                | {update.external_id for update in updates}
+                | {item.parent_external_id for item in ordered if item.parent_external_id},
             ).only(
                 "id",
                 "conversation_id",
@@ -136,6 +143,7 @@ class _PageIngest:
                 "direction",
             )
         }
+        self.conversation_of = {key: message.conversation_id for key, message in known.items()}
         fresh = [item for item in ordered if item.external_id not in known]
         self._apply_updates(
             [_as_update(item) for item in ordered if item.external_id in known] + updates, known
@@ -145,7 +153,7 @@ class _PageIngest:
         reconciled = self._reconcile_own_replies(own)
         self._add_messages(theirs, [item for item in own if item.external_id not in reconciled])
         if self.events:
-            ConversationEvent.objects.bulk_create(self.events)
+            bulk_insert(self.events)
 
     # Known items: edits and platform state changes.
 
@@ -261,6 +269,8 @@ class _PageIngest:
                     external_id=item.external_id, permalink=safe_http_url(item.permalink)
                 )
                 self.changed_messages.add(action.message_id)
+                # A reply to it later in this page belongs to its conversation.
+                self.conversation_of[item.external_id] = action.conversation_id
             Conversation.objects.filter(
                 pk=action.conversation_id, first_response_at__isnull=True
             ).update(first_response_at=self.now, updated_at=self.now)
@@ -282,22 +292,40 @@ class _PageIngest:
             return
         contacts = self._contacts(theirs)
         items = parents_first([*theirs, *own])
-        conversations = self._conversations(items, contacts)
+        conversations, created = self._conversations(items, contacts)
+        placed = [
+            (item, conversations[item.external_id])
+            for item in items
+            if item.external_id in conversations  # else our own post outside any conversation
+        ]
+        # The denormalized fields are set before the new conversations are inserted, so each of
+        # them is written once; the existing ones (locked) are updated after the messages.
+        status_events = self._count_messages(placed)
+        if created:
+            bulk_insert(list(created.values()))
+            self.result.new_conversations += len(created)
+            self.events.extend(
+                ConversationEvent(
+                    conversation_id=conversation.id,
+                    kind=EventKind.CONVERSATION_CREATED,
+                    data={"thread_key": conversation.thread_key, "kind": conversation.kind},
+                )
+                for conversation in created.values()
+            )
+        self.events.extend(status_events)
         new_messages: list[Message] = []
-        for item in items:
-            conversation = conversations.get(item.external_id)
-            if conversation is None:
-                continue  # our own post outside any conversation we track
+        for item, conversation in placed:
             inbound = not item.from_self
             state = item.state if item.state in _STATES else PlatformState.VISIBLE
+            contact = contacts.get(item.author.external_id) if inbound else None
             new_messages.append(
                 Message(
-                    conversation=conversation,
-                    channel_account=self.account,
+                    conversation_id=conversation.id,
+                    channel_account_id=self.account.id,
                     external_id=item.external_id,
                     parent_external_id=item.parent_external_id[:200],
                     direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
-                    contact=contacts.get(item.author.external_id) if inbound else None,
+                    contact_id=contact.id if contact is not None else None,
                     text=_storable(item.text),
                     attachments=_attachments(item.attachments),
                     language=item.language[:12],
@@ -308,8 +336,11 @@ class _PageIngest:
                     raw=_storable(item.raw),
                 )
             )
-        Message.objects.bulk_create(new_messages)
-        self._update_conversations(new_messages)
+        bulk_insert(new_messages)
+        self._update_conversations(
+            {conversation.id: conversation for _, conversation in placed},
+            {conversation.id for conversation in created.values()},
+        )
         self.result.new_messages += len(new_messages)
         self.result.new_message_ids += [message.id for message in new_messages]
         self.changed_messages.update(message.id for message in new_messages)
@@ -331,14 +362,12 @@ class _PageIngest:
 
     def _conversations(
         self, items: list[InboundItem], contacts: dict[str, Contact]
-    ) -> dict[str, Conversation]:
-        """The conversation of every item (by external id), creating the missing ones."""
+    ) -> tuple[dict[str, Conversation], dict[str, Conversation]]:
+        """The conversation of every item (by external id), and the missing ones (by thread
+        key), made but not yet inserted."""
         parent_ids = {item.parent_external_id for item in items if item.parent_external_id}
-        by_message: dict[str, int] = {
-            str(external_id): conversation_id
-            for external_id, conversation_id in Message.objects.filter(
-                channel_account=self.account, external_id__in=parent_ids
-            ).values_list("external_id", "conversation_id")
+        by_message = {
+            key: self.conversation_of[key] for key in parent_ids if key in self.conversation_of
         }
         thread_keys = {item.thread_key for item in items}
         # Locked: an agent's reply (queue_reply) writes the same denormalized fields concurrently.
@@ -369,11 +398,12 @@ class _PageIngest:
             if conversation is None:
                 if item.from_self:
                     continue
+                contact = contacts.get(item.author.external_id)
                 conversation = created[item.thread_key] = Conversation(
-                    channel_account=self.account,
+                    channel_account_id=self.account.id,
                     kind=item.kind,
                     thread_key=item.thread_key[:300],
-                    contact=contacts.get(item.author.external_id),
+                    contact_id=contact.id if contact is not None else None,
                     post_external_id=item.post_external_id[:200],
                     post_text=_storable(item.post_text),
                     post_permalink=safe_http_url(item.post_permalink),
@@ -382,34 +412,29 @@ class _PageIngest:
                     first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
                 )
             result[item.external_id] = conversation
-        if created:
-            Conversation.objects.bulk_create(created.values())
-            self.result.new_conversations += len(created)
-            self.events.extend(
-                ConversationEvent(
-                    conversation_id=conversation.id,
-                    kind=EventKind.CONVERSATION_CREATED,
-                    data={"thread_key": conversation.thread_key, "kind": conversation.kind},
-                )
-                for conversation in created.values()
-            )
-        return result
+        return result, created
 
-    def _update_conversations(self, messages: list[Message]) -> None:
-        touched: dict[int, Conversation] = {}
-        for message in messages:
-            conversation = message.conversation
+    def _count_messages(
+        self, placed: list[tuple[InboundItem, Conversation]]
+    ) -> list[ConversationEvent]:
+        """Move each conversation's counters and last message on by its new items (oldest
+        first); an inbound one reopens a conversation that was put aside. Returns the status
+        change events (only existing conversations can change status)."""
+        events: list[ConversationEvent] = []
+        for item, conversation in placed:
             first = conversation.message_count == 0
             conversation.message_count += 1
-            if first or message.sent_at >= conversation.last_message_at:
-                conversation.last_message_at = message.sent_at
-                conversation.last_message_preview = preview(message.text)
-                conversation.last_message_direction = message.direction
-            if message.direction == Direction.INBOUND and conversation.status in _REOPENING:
+            if first or item.created_at >= conversation.last_message_at:
+                conversation.last_message_at = item.created_at
+                conversation.last_message_preview = preview(_storable(item.text))
+                conversation.last_message_direction = (
+                    Direction.OUTBOUND if item.from_self else Direction.INBOUND
+                )
+            if not item.from_self and conversation.status in _REOPENING:
                 before = conversation.status
                 conversation.status = ConversationStatus.OPEN
                 conversation.snoozed_until = None
-                self.events.append(
+                events.append(
                     ConversationEvent(
                         conversation_id=conversation.id,
                         kind=EventKind.STATUS_CHANGED,
@@ -420,21 +445,49 @@ class _PageIngest:
                         },
                     )
                 )
-            touched[conversation.id] = conversation
-        for conversation in touched.values():
-            conversation.updated_at = self.now
-        Conversation.objects.bulk_update(
-            touched.values(),
-            [
-                "message_count",
-                "last_message_at",
-                "last_message_preview",
-                "last_message_direction",
-                "status",
-                "snoozed_until",
-                "updated_at",
-            ],
-        )
+        return events
+
+    def _update_conversations(self, touched: dict[int, Conversation], created: set[int]) -> None:
+        """Write the denormalized fields of the existing conversations that got messages, in
+        one statement (they are locked since _conversations, so absolute values are safe)."""
+        existing = [c for id_, c in touched.items() if id_ not in created]
+        if existing and connection.vendor != "postgresql":
+            # The embedded SQLite mode: Django's portable (slower) statement.
+            for conversation in existing:
+                conversation.updated_at = self.now
+            Conversation.objects.bulk_update(existing, _CONVERSATION_AGGREGATES)
+        elif existing:
+            table = connection.ops.quote_name(Conversation._meta.db_table)
+            with connection.cursor() as cursor:
+                execute_values(
+                    cursor,
+                    f"UPDATE {table} AS c SET message_count = v.message_count, "  # noqa: S608
+                    "last_message_at = v.last_message_at, "
+                    "last_message_preview = v.last_message_preview, "
+                    "last_message_direction = v.last_message_direction, status = v.status, "
+                    "snoozed_until = v.snoozed_until, updated_at = v.updated_at "
+                    "FROM (VALUES %s) AS v (id, message_count, last_message_at, "
+                    "last_message_preview, last_message_direction, status, snoozed_until, "
+                    "updated_at) WHERE c.id = v.id",
+                    [
+                        (
+                            c.id,
+                            c.message_count,
+                            c.last_message_at,
+                            c.last_message_preview,
+                            c.last_message_direction,
+                            c.status,
+                            c.snoozed_until,
+                            self.now,
+                        )
+                        for c in existing
+                    ],
+                    template="(%s::bigint, %s::integer, %s::timestamptz, %s, %s, %s, "
+                    "%s::timestamptz, %s::timestamptz)",
+                    page_size=len(existing),
+                )
+            for conversation in existing:
+                conversation.updated_at = self.now
         self.changed_conversations.update(touched)
 
 
@@ -454,15 +507,16 @@ def upsert_contacts(platform: str, scope: str, authors: list[InboundAuthor]) -> 
     if missing:
         try:
             with transaction.atomic():
-                persons = Person.objects.bulk_create(
+                persons = [
                     Person(
                         display_name=wanted[external_id]["display_name"]
                         or wanted[external_id]["handle"]
                         or external_id[:300]
                     )
                     for external_id in missing
-                )
-                new = Contact.objects.bulk_create(
+                ]
+                bulk_insert(persons)
+                new = [
                     Contact(
                         platform=platform,
                         scope=scope,
@@ -471,7 +525,8 @@ def upsert_contacts(platform: str, scope: str, authors: list[InboundAuthor]) -> 
                         **wanted[external_id],
                     )
                     for external_id, person in zip(missing, persons, strict=True)
-                )
+                ]
+                bulk_insert(new)
                 found.update((contact.external_id, contact) for contact in new)
         except IntegrityError:
             # Another channel on the same platform created some of these a moment ago: the
@@ -528,6 +583,96 @@ def _get_or_create_contact(
             )
     except IntegrityError:
         return Contact.objects.get(platform=platform, scope=scope, external_id=external_id)
+
+
+_Row = TypeVar("_Row", bound=models.Model)
+
+# Values of these fields go to psycopg2 as they are, which is what Django's PostgreSQL backend
+# does with them too; other fields prepare their values (JSON encoding, naive datetimes).
+_PLAIN_FIELDS = (
+    models.CharField,  # URLField and SlugField too
+    models.TextField,
+    models.IntegerField,  # the positive and small ones, and integer primary keys
+    models.BooleanField,
+)
+
+
+def _plain(field: Any) -> bool:
+    if isinstance(field, models.ForeignKey):  # its value is the target's primary key
+        return _plain(field.target_field)
+    return isinstance(field, _PLAIN_FIELDS)
+
+
+_CONVERSATION_AGGREGATES = [
+    "message_count",
+    "last_message_at",
+    "last_message_preview",
+    "last_message_direction",
+    "status",
+    "snoozed_until",
+    "updated_at",
+]
+
+
+def bulk_insert(rows: Sequence[_Row]) -> None:
+    """Insert new model instances in one statement and give them their ids, like bulk_create.
+
+    bulk_create does Python work per value (pre_save, get_db_prep_save, a placeholder each)
+    that costs more than PostgreSQL's part at the ingest's few hundred rows per page; here each
+    row is one psycopg2 mogrify. auto_now and auto_now_add fields get one timestamp for all rows.
+    Database errors (an IntegrityError) are raised as Django's, as bulk_create raises them.
+    """
+    if not rows:
+        return
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        # The embedded SQLite mode: Django's portable bulk_create (it sets the ids too).
+        type(rows[0])._default_manager.bulk_create(rows)
+        return
+    meta = type(rows[0])._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    stamped = [
+        f.attname
+        for f in fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    encoders = [
+        (index, f.encoder) for index, f in enumerate(fields) if isinstance(f, models.JSONField)
+    ]
+    prepared = [
+        (index, f, isinstance(f, models.DateTimeField))
+        for index, f in enumerate(fields)
+        if not _plain(f) and not isinstance(f, models.JSONField)
+    ]
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy, which costs a lookup per use
+    values: list[list[Any]] = []
+    for row in rows:
+        for attname in stamped:
+            setattr(row, attname, now)
+        row_values = [getattr(row, f.attname) for f in fields]
+        for index, encoder in encoders:
+            value = row_values[index]
+            # As JSONField saves it (None is SQL NULL), without its adapter object per value:
+            # PostgreSQL reads the text into the jsonb column.
+            if value is not None:
+                row_values[index] = json.dumps(value, cls=encoder)
+        for index, f, is_datetime in prepared:
+            value = row_values[index]
+            # NULL stays NULL; aware datetimes go as they are, as Django's backend passes them;
+            # naive ones get the default time zone (and Django's warning).
+            if value is not None and not (is_datetime and value.tzinfo is not None):
+                row_values[index] = f.get_db_prep_save(value, db)
+        values.append(row_values)
+    quote = db.ops.quote_name
+    table, pk_column = quote(meta.db_table), quote(str(meta.pk.column))
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES %s RETURNING {pk_column}"  # noqa: S608
+    with db.cursor() as cursor:
+        ids = execute_values(cursor, sql, values, page_size=len(values), fetch=True)
+    for row, (pk,) in zip(rows, ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = db.alias
 
 
 def parents_first(items: list[InboundItem]) -> list[InboundItem]:

@@ -16,7 +16,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 
 logger = logging.getLogger(__name__)
 
@@ -53,32 +53,52 @@ def _render_changes(
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
 
+    # An ingest page changes a hundred rows: each template is looked up once, not once a row.
+    row_template = get_template("inbox/_conversation_row.html")
+    head_template = get_template("inbox/_conversation_head.html")
+    message_template = get_template("inbox/_message.html")
     events: list[tuple[str, dict[str, Any]]] = []
-    conversations = Conversation.objects.filter(id__in=conversation_ids).select_related(
-        "channel_account", "contact", "assignee"
-    )
-    for conversation in conversations:
+    conversations = {
+        conversation.id: conversation
+        for conversation in Conversation.objects.filter(id__in=conversation_ids).select_related(
+            "channel_account", "contact", "assignee"
+        )
+    }
+    for conversation in conversations.values():
+        context = {"conversation": conversation}
         events.append(
             (
                 channel_group(conversation.channel_account_id),
                 {
                     "type": "conversation.changed",
                     "conversation_id": conversation.id,
-                    "html": render_to_string(
-                        "inbox/_conversation_row.html", {"conversation": conversation}
-                    ),
-                    "head_html": render_to_string(
-                        "inbox/_conversation_head.html", {"conversation": conversation}
-                    ),
+                    "html": row_template.render(context),
+                    "head_html": head_template.render(context),
                 },
             )
         )
-    messages = (
+    messages = list(
         Message.objects.filter(id__in=message_ids)
-        .select_related("contact", "author", "outbound_action", "conversation", "channel_account")
+        .select_related("contact", "author", "outbound_action")
         .prefetch_related("actions_on")
     )
+    # A message's conversation and channel account (its thread key and platform decide the
+    # actions it offers) are mostly rows just read above: not read again for every message.
+    others = {message.conversation_id for message in messages} - conversations.keys()
+    if others:
+        conversations.update(
+            (conversation.id, conversation)
+            for conversation in Conversation.objects.filter(id__in=others).select_related(
+                "channel_account"
+            )
+        )
     for message in messages:
+        thread = conversations.get(message.conversation_id)
+        if thread is None:
+            continue  # deleted a moment ago, and its messages with it
+        message.conversation = thread
+        if message.channel_account_id == thread.channel_account_id:
+            message.channel_account = thread.channel_account
         events.append(
             (
                 channel_group(message.channel_account_id),
@@ -86,7 +106,7 @@ def _render_changes(
                     "type": "message.changed",
                     "conversation_id": message.conversation_id,
                     "message_id": message.id,
-                    "html": render_to_string("inbox/_message.html", {"message": message}),
+                    "html": message_template.render({"message": message}),
                 },
             )
         )
