@@ -102,6 +102,7 @@ def ingest_page(
             publish_changes_on_commit(
                 conversation_ids=page_ingest.changed_conversations,
                 message_ids=page_ingest.changed_messages,
+                new_conversation_ids=page_ingest.new_conversations,
             )
     return result
 
@@ -116,6 +117,7 @@ class _PageIngest:
         self.now = timezone.now()
         self.changed_conversations: set[int] = set()
         self.changed_messages: set[int] = set()
+        self.new_conversations: set[int] = set()
         self.events: list[ConversationEvent] = []
         # The conversation of each platform item we have, among those this page refers to.
         self.conversation_of: dict[str, int] = {}
@@ -304,6 +306,7 @@ class _PageIngest:
         if created:
             bulk_insert(list(created.values()))
             self.result.new_conversations += len(created)
+            self.new_conversations.update(conversation.id for conversation in created.values())
             self.events.extend(
                 ConversationEvent(
                     conversation_id=conversation.id,

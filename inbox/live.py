@@ -30,26 +30,44 @@ def user_group(user_id: int) -> str:
 
 
 def publish_changes_on_commit(
-    *, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()
+    *,
+    conversation_ids: Iterable[int] = (),
+    message_ids: Iterable[int] = (),
+    new_conversation_ids: Iterable[int] = (),
 ) -> None:
-    """After the current transaction commits, push the new state of these rows to browsers."""
+    """After the current transaction commits, push the new state of these rows to browsers.
+
+    `new_conversation_ids`: conversations this transaction created. No browser can have them
+    open yet (a browser that opens one after the commit reads it whole), so they go out as list
+    rows only: no header, no message fragments. That is most of an ingest page's rendering.
+    """
     transaction.on_commit(
-        partial(send_changes, conversation_ids=set(conversation_ids), message_ids=set(message_ids)),
+        partial(
+            send_changes,
+            conversation_ids=set(conversation_ids),
+            message_ids=set(message_ids),
+            new_conversation_ids=set(new_conversation_ids),
+        ),
         robust=True,
     )
 
 
-def send_changes(*, conversation_ids: set[int], message_ids: set[int]) -> None:
+def send_changes(
+    *,
+    conversation_ids: set[int],
+    message_ids: set[int],
+    new_conversation_ids: set[int] | None = None,
+) -> None:
     # The database is the truth and browsers resynchronize when they reconnect: a failure to
     # render or send must never turn a committed ingest or reply into an error.
     try:
-        send_events(_render_changes(conversation_ids, message_ids))
+        send_events(_render_changes(conversation_ids, message_ids, new_conversation_ids or set()))
     except Exception:
         logger.exception("live update for conversations %s failed", sorted(conversation_ids))
 
 
 def _render_changes(
-    conversation_ids: set[int], message_ids: set[int]
+    conversation_ids: set[int], message_ids: set[int], new_conversation_ids: set[int]
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
 
@@ -73,12 +91,15 @@ def _render_changes(
                     "type": "conversation.changed",
                     "conversation_id": conversation.id,
                     "html": row_template.render(context),
-                    "head_html": head_template.render(context),
+                    "head_html": ""
+                    if conversation.id in new_conversation_ids
+                    else head_template.render(context),
                 },
             )
         )
     messages = list(
         Message.objects.filter(id__in=message_ids)
+        .exclude(conversation_id__in=new_conversation_ids)
         .select_related("contact", "author", "outbound_action")
         .prefetch_related("actions_on")
     )

@@ -72,14 +72,26 @@ def test_a_new_mention_reaches_its_departments_agents_and_no_one_else(
             assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
         agent_socket, outsider_socket, admin_socket = sockets
 
-        fake_mastodon.add_mention("Ist der Shop heute offen?", username="jonas")
+        first = fake_mastodon.add_mention("Ist der Shop heute offen?", username="jonas")
         await database_sync_to_async(poll_channel)(channel.pk)
 
         for communicator in (agent_socket, admin_socket):
+            # A new conversation arrives as its list row (nobody can have it open yet).
+            event = await communicator.receive_json_from(timeout=5)
+            assert event["type"] == "conversation.changed"
+            assert "Ist der Shop heute offen?" in event["html"]
+
+        fake_mastodon.add_mention(
+            "Und morgen?", username="jonas", in_reply_to_id=first["status"]["id"]
+        )
+        await database_sync_to_async(poll_channel)(channel.pk)
+        for communicator in (agent_socket, admin_socket):
+            # A follow-up updates the row, the open conversation's header and its thread.
             received = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
             by_type = {event["type"]: event for event in received}
-            assert "Ist der Shop heute offen?" in by_type["conversation.changed"]["html"]
-            assert "Ist der Shop heute offen?" in by_type["message.changed"]["html"]
+            assert "Und morgen?" in by_type["conversation.changed"]["html"]
+            assert by_type["conversation.changed"]["head_html"]
+            assert "Und morgen?" in by_type["message.changed"]["html"]
         # The outsider's next message is a marker sent after the mention's events: nothing of
         # the mention came before it.
         await get_channel_layer().group_send(
