@@ -149,8 +149,10 @@ class SetupField:
     required: bool = True
     help_text: str = ""
     initial: str = ""
-    # "text", "url", "int", "password" (secrets are always password inputs)
+    # "text", "url", "int", "email" (secrets are always password inputs)
     input_type: str = "text"
+    # A choice among these values (a select), when given.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

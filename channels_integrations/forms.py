@@ -30,6 +30,8 @@ def _setting_field(spec: SetupField, *, initial: Any) -> forms.Field:
         "help_text": spec.help_text,
         "initial": initial,
     }
+    if spec.choices:
+        return forms.ChoiceField(choices=[(value, value) for value in spec.choices], **common)
     if spec.input_type == "url":
         return forms.URLField(max_length=1000, assume_scheme="https", **common)
     if spec.input_type == "int":

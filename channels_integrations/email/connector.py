@@ -95,6 +95,7 @@ class EmailConnector(Connector):
             "IMAP security",
             initial="ssl",
             help_text="ssl (implicit TLS), starttls or none",
+            choices=("ssl", "starttls", "none"),
         ),
         SetupField(
             "mailbox",
@@ -116,6 +117,7 @@ class EmailConnector(Connector):
             "SMTP security",
             initial="starttls",
             help_text="ssl (implicit TLS), starttls or none",
+            choices=("ssl", "starttls", "none"),
         ),
         SetupField("address", "Support address", help_text="Replies are sent from this address."),
         SetupField(
