@@ -94,7 +94,12 @@ def deliver(action_id: int) -> datetime | None:
         return None
     except Exception as exc:
         logger.exception("outbound action %s crashed", action_id)
-        actions.mark_outbound_failed(action, reason=f"Internal error ({type(exc).__name__}).")
+        _record_usage(account.pk, connector)
+        reason = f"Internal error ({type(exc).__name__})."
+        if action.kind in actions.REPLY_KINDS and connector is not None:
+            # It may have crashed after the platform took the reply (reading the answer).
+            reason = f"{reason} {actions.MAYBE_POSTED}"
+        actions.mark_outbound_failed(action, reason=reason)
         return None
     _record_usage(account.pk, connector)
     sent, reconciled = result

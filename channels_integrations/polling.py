@@ -125,6 +125,11 @@ def _poll(account_id: int) -> PollOutcome:
                 break
     except CursorMoved:
         _record_usage(account_id, connector)
+        # Someone moved the cursor on purpose (a backfill was started): poll again right away
+        # from the new cursor rather than waiting for the lease to run out.
+        ChannelAccount.objects.filter(pk=account_id).update(
+            poll_lease_until=None, next_poll_at=timezone.now()
+        )
         logger.info("channel %s: another poll moved the cursor; leaving it to that one", account_id)
         return outcome
     except RateLimited as exc:
@@ -148,6 +153,7 @@ def _poll(account_id: int) -> PollOutcome:
         return outcome
     except Exception as exc:
         # A bug or an unreadable credential must not wedge the channel in its lease.
+        _record_usage(account_id, connector)  # a refreshed token must not be lost with it
         outcome.error = f"internal error: {type(exc).__name__}"
         actions.record_poll_failure(account_id, error=outcome.error)
         logger.exception("channel %s poll crashed", account_id)

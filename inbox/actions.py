@@ -15,6 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from channels_integrations.base import Capability, ReplyTarget
+from channels_integrations.models import ChannelAccount
 from channels_integrations.registry import connector_class
 from channels_integrations.text import preview, safe_http_url
 from inbox.access import AnyUser, check_can_reply
@@ -63,6 +64,7 @@ STATE_AFTER = {
 }
 REPLY_KINDS = {OutboundKind.REPLY, OutboundKind.PRIVATE_REPLY}
 _PENDING = [OutboundState.QUEUED, OutboundState.SENDING]
+_VISIBILITY = {OutboundKind.HIDE, OutboundKind.UNHIDE}
 
 
 def action_target(message: Message) -> ReplyTarget:
@@ -107,10 +109,13 @@ def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> Outbo
         raise ActionRefused(reason)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
+        # Hide and unhide of one item exclude each other: their order of delivery is not
+        # guaranteed, so both in flight could leave the platform and the inbox disagreeing.
+        related = [OutboundKind.HIDE, OutboundKind.UNHIDE] if kind in _VISIBILITY else [kind]
         if OutboundAction.objects.filter(
-            target_message=locked, kind=kind, state__in=_PENDING
+            target_message=locked, kind__in=related, state__in=_PENDING
         ).exists():
-            raise ActionRefused("This action is already on its way to the platform.")
+            raise ActionRefused("An action on this item is already on its way to the platform.")
         action = OutboundAction.objects.create(
             conversation=conversation,
             kind=kind,
@@ -227,13 +232,19 @@ def queue_reply(
 
 
 def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundAction:
-    """Put a failed action back in the queue, with the same idempotency key."""
+    """Put a failed action back in the queue, with the same idempotency key.
+
+    A person's retry is their decision after the failure told them what it knows: an action that
+    "may have been posted" is sent again as asked (the platform's idempotency key still applies
+    where there is one), instead of failing on the same unanswerable question forever.
+    """
     check_can_reply(user, action.conversation)
     with transaction.atomic():
         updated = OutboundAction.objects.filter(pk=action.pk, state=OutboundState.FAILED).update(
             state=OutboundState.QUEUED,
             last_error="",
             next_attempt_at=None,
+            outcome_unknown=False,
             updated_at=timezone.now(),
         )
         if not updated:
@@ -302,6 +313,7 @@ def mark_outbound_sent(
             return
         if action.kind in REPLY_KINDS:
             if action.message_id is not None:
+                _claim_platform_id(action, external_id)
                 Message.objects.filter(pk=action.message_id).update(
                     external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
                 )
@@ -326,6 +338,27 @@ def mark_outbound_sent(
             conversation_id=action.conversation_id, kind=kind, data=data
         )
         _publish_action(action)
+
+
+def _claim_platform_id(action: OutboundAction, external_id: str) -> None:
+    """Make the reply's platform id free for its outbound message.
+
+    Holds the channel's row lock, as ingest does for a whole page, so a poll cannot store the
+    same id meanwhile. A poll that already stored our reply as posted on the platform directly
+    (its text came back changed, e.g. links shortened) left a second row for it: that row goes,
+    the agent's message (with its author and delivery) stays.
+    """
+    assert action.message_id is not None
+    ChannelAccount.objects.select_for_update().filter(
+        pk=action.conversation.channel_account_id
+    ).first()
+    Message.objects.filter(
+        channel_account_id=action.conversation.channel_account_id,
+        external_id=external_id,
+        direction=Direction.OUTBOUND,
+        author__isnull=True,
+        outbound_action__isnull=True,
+    ).exclude(pk=action.message_id).delete()
 
 
 def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:

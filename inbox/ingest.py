@@ -16,13 +16,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
@@ -123,6 +125,8 @@ class _PageIngest:
         self.conversation_of: dict[str, int] = {}
 
     def run(self, items: list[InboundItem], updates: list[ItemUpdate]) -> None:
+        items = [_fitted(item) for item in items]
+        updates = [replace(u, external_id=fit_id(u.external_id, 200)) for u in updates]
         ordered = parents_first(_unique(items))
         # One look-up for the page's items (a known one is an update, not a new message), its
         # updates, and the messages its replies answer (they decide the replies' conversations).
@@ -237,9 +241,14 @@ class _PageIngest:
             .filter(
                 conversation__channel_account=self.account,
                 kind__in=[OutboundKind.REPLY, OutboundKind.PRIVATE_REPLY],
-                state__in=[OutboundState.QUEUED, OutboundState.SENDING, OutboundState.FAILED],
                 result_external_id="",
                 target_external_id__in={item.parent_external_id for item in replies},
+            )
+            # Only deliveries in flight or whose outcome is unknown: a reply still queued (or
+            # failed for sure) cannot be on the platform, whatever someone typed there.
+            .filter(
+                Q(state=OutboundState.SENDING)
+                | Q(state__in=[OutboundState.QUEUED, OutboundState.FAILED], outcome_unknown=True)
             )
             .order_by("created_at", "id")
         )
@@ -676,6 +685,30 @@ def bulk_insert(rows: Sequence[_Row]) -> None:
         row.pk = pk
         row._state.adding = False
         row._state.db = db.alias
+
+
+def fit_id(value: str, limit: int) -> str:
+    """A platform id as stored: unchanged when it fits the column, else a prefix and a hash of
+    the whole, so long ids stay distinct and the same id always maps to the same value."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:40]
+    return f"{value[: limit - 41]}~{digest}"
+
+
+def _fitted(item: InboundItem) -> InboundItem:
+    if (
+        max(len(item.external_id), len(item.parent_external_id), len(item.post_external_id)) <= 200
+        and len(item.thread_key) <= 300
+    ):
+        return item
+    return replace(
+        item,
+        external_id=fit_id(item.external_id, 200),
+        parent_external_id=fit_id(item.parent_external_id, 200),
+        thread_key=fit_id(item.thread_key, 300),
+        post_external_id=fit_id(item.post_external_id, 200),
+    )
 
 
 def parents_first(items: list[InboundItem]) -> list[InboundItem]:

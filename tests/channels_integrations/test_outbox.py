@@ -233,3 +233,48 @@ def test_a_stalled_workers_late_failure_does_not_overwrite_the_newer_attempts_su
 
     action.refresh_from_db()
     assert action.state == OutboundState.SENT and action.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_person_can_retry_a_reply_that_may_have_been_posted(channel, fake_mastodon, agent):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Noch einmal")
+    # Past Mastodon's idempotency hour, after an attempt whose outcome nobody knows.
+    OutboundAction.objects.filter(pk=action.pk).update(
+        outcome_unknown=True, created_at=timezone.now() - timedelta(hours=2)
+    )
+    outbox.deliver(action.pk)
+    action.refresh_from_db()
+    assert action.state == OutboundState.FAILED and "may have been posted" in action.last_error
+    assert fake_mastodon.received_statuses() == []
+
+    actions.retry_outbound_action(user=agent, action=action)  # they checked: it is not there
+    outbox.deliver(action.pk)
+
+    action.refresh_from_db()
+    assert action.state == OutboundState.SENT
+    assert len(fake_mastodon.received_statuses()) == 1
+
+
+@pytest.mark.django_db
+def test_a_reply_a_poll_already_stored_as_a_platform_post_is_merged_when_sent(
+    channel, fake_mastodon, agent
+):
+    conversation = a_mention(channel, fake_mastodon)
+    action = actions.queue_reply(user=agent, conversation=conversation, text="Gern geschehen")
+    claimed = actions.claim_outbound_action(action.pk)
+    # A poll saw our reply first, with its text changed by the platform, and kept it as posted
+    # on the platform directly.
+    Message.objects.create(
+        conversation=conversation,
+        channel_account=channel,
+        external_id="999",
+        direction=Direction.OUTBOUND,
+        text="Gern geschehen https://t.co/x",
+        sent_at=timezone.now(),
+    )
+
+    actions.mark_outbound_sent(claimed, external_id="999")
+
+    [ours] = Message.objects.filter(external_id="999")
+    assert ours.pk == action.message_id and ours.author_id == agent.pk

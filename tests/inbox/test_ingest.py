@@ -224,3 +224,27 @@ def test_a_page_costs_a_fixed_number_of_queries(feed):
         ingest(feed, page(100, 100))
     assert len(large.captured_queries) <= len(small.captured_queries) + 2
     assert Message.objects.count() == 105
+
+
+def test_a_queued_reply_is_not_taken_for_a_reply_typed_on_the_platform(feed, agent):
+    ingest(feed, [comment("c1", "Habt ihr offen?")])
+    action = queue_reply(user=agent, conversation=Conversation.objects.get(), text="Ja, bis 18 Uhr")
+    ingest(
+        feed,
+        [
+            comment(
+                "c1_r1", "Ja, bis 18 Uhr", thread="c1", parent="c1", by=PAGE_AUTHOR, from_self=True
+            )
+        ],
+    )
+    action.refresh_from_db()
+    assert action.state == OutboundState.QUEUED  # still ours to send: it cannot be out yet
+    assert Message.objects.get(external_id="c1_r1").author is None
+
+
+def test_ids_longer_than_the_columns_are_kept_distinct(feed):
+    long_a, long_b = "a" * 250 + "1", "a" * 250 + "2"
+    ingest(feed, [comment(long_a, "first"), comment(long_b, "second", author="u2")])
+    ingest(feed, [comment(long_a, "first")])  # the same item again: still known
+    assert Message.objects.count() == 2
+    assert all(len(m.external_id) <= 200 for m in Message.objects.all())
