@@ -18,9 +18,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from channels_integrations.base import ConnectionCheck
+from channels_integrations.base import ConnectionCheck, ConnectionSettings
 from channels_integrations.crypto import CredentialsUnreadable
 from channels_integrations.errors import ConnectorError
+from channels_integrations.http import platform_session
 from channels_integrations.models import (
     ChannelAccount,
     ChannelStatus,
@@ -184,7 +185,11 @@ def start_backfill(*, user: AnyUser, channel: ChannelAccount, days: int) -> Chan
     """
     _check_admin(user)
     since = _backfill_start(days)
-    connector = connector_for(channel)
+    # The starting cursor needs the settings only: no credentials are decrypted for it, so a
+    # channel whose stored credentials cannot be read still gets its backfill.
+    connector = connector_class(channel.platform)(
+        ConnectionSettings(settings=dict(channel.settings), credentials={}), platform_session()
+    )
     try:
         cursor = connector.initial_cursor(backfill_since=since)
     finally:

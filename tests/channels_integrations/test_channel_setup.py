@@ -644,3 +644,14 @@ def test_hostile_names_settings_and_results_are_escaped_on_setup_pages(client, a
         html = client.get(url).content.decode()
         assert HOSTILE not in html, url
         assert ESCAPED in html, url
+
+
+def test_a_backfill_starts_even_when_the_stored_credentials_cannot_be_read(
+    client, admin_user, channel
+):
+    ChannelAccount.objects.filter(pk=channel.pk).update(credentials_encrypted="not-a-token")
+    client.force_login(admin_user)
+    response = client.post(reverse("channels:backfill", args=[channel.pk]), {"days": "3"})
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert channel.backfill_since is not None and channel.cursor.get("not_before")
