@@ -300,6 +300,12 @@ def mark_outbound_sent(
     """
     now = timezone.now()
     with transaction.atomic():
+        if action.kind in REPLY_KINDS and action.message_id is not None:
+            # The channel first, then the outbox row: the order ingest takes them in, so the
+            # two never wait on each other in a cycle.
+            ChannelAccount.objects.select_for_update().filter(
+                pk=action.conversation.channel_account_id
+            ).first()
         updated = _still_claimed(action).update(
             state=OutboundState.SENT,
             result_external_id=external_id,
@@ -343,15 +349,13 @@ def mark_outbound_sent(
 def _claim_platform_id(action: OutboundAction, external_id: str) -> None:
     """Make the reply's platform id free for its outbound message.
 
-    Holds the channel's row lock, as ingest does for a whole page, so a poll cannot store the
-    same id meanwhile. A poll that already stored our reply as posted on the platform directly
-    (its text came back changed, e.g. links shortened) left a second row for it: that row goes,
-    the agent's message (with its author and delivery) stays.
+    Runs under the channel's row lock (taken by mark_outbound_sent), as ingest holds it for a
+    whole page, so a poll cannot store the same id meanwhile. A poll that already stored our
+    reply as posted on the platform directly (its text came back changed, e.g. links shortened)
+    left a second row for it: that row goes, the agent's message (with its author and delivery)
+    stays.
     """
     assert action.message_id is not None
-    ChannelAccount.objects.select_for_update().filter(
-        pk=action.conversation.channel_account_id
-    ).first()
     Message.objects.filter(
         channel_account_id=action.conversation.channel_account_id,
         external_id=external_id,
