@@ -105,6 +105,7 @@ def ingest_page(
                 conversation_ids=page_ingest.changed_conversations,
                 message_ids=page_ingest.changed_messages,
                 new_conversation_ids=page_ingest.new_conversations,
+                channel_account_ids={account.pk},
             )
     return result
 

@@ -9,12 +9,13 @@ come back to the server for it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.template.loader import get_template
 
@@ -34,8 +35,12 @@ def publish_changes_on_commit(
     conversation_ids: Iterable[int] = (),
     message_ids: Iterable[int] = (),
     new_conversation_ids: Iterable[int] = (),
+    channel_account_ids: Iterable[int] = (),
 ) -> None:
     """After the current transaction commits, push the new state of these rows to browsers.
+
+    `channel_account_ids`, when the caller knows them (an ingest page has one channel): if no
+    browser listens on any of them, nothing is read or rendered at all.
 
     `new_conversation_ids`: conversations this transaction created. No browser can have them
     open yet (a browser that opens one after the commit reads it whole), so they go out as list
@@ -47,6 +52,7 @@ def publish_changes_on_commit(
             conversation_ids=set(conversation_ids),
             message_ids=set(message_ids),
             new_conversation_ids=set(new_conversation_ids),
+            channel_account_ids=set(channel_account_ids),
         ),
         robust=True,
     )
@@ -57,17 +63,69 @@ def send_changes(
     conversation_ids: set[int],
     message_ids: set[int],
     new_conversation_ids: set[int] | None = None,
+    channel_account_ids: set[int] | None = None,
 ) -> None:
     # The database is the truth and browsers resynchronize when they reconnect: a failure to
     # render or send must never turn a committed ingest or reply into an error.
     try:
-        send_events(_render_changes(conversation_ids, message_ids, new_conversation_ids or set()))
+        if channel_account_ids and not channels_with_listeners(channel_account_ids):
+            return
+        send_events(
+            _render_changes(
+                conversation_ids,
+                message_ids,
+                new_conversation_ids or set(),
+                listening=channels_with_listeners,
+            )
+        )
     except Exception:
         logger.exception("live update for conversations %s failed", sorted(conversation_ids))
 
 
+def channels_with_listeners(channel_account_ids: set[int]) -> set[int]:
+    """The channels whose live group has a connected browser right now.
+
+    Rendering fragments nobody receives is most of an ingest page's cost when no agent is
+    online (nights, weekends). The check reads the layer's own group membership: the sorted set
+    channels_redis keeps per group (members younger than its group expiry), or the in-memory
+    layer's dict. An unknown layer, or a failing check, counts every channel as listened to, so
+    nothing is ever left unsent because of it. A browser that connects a moment after the check
+    loaded its page after the commit, so it has the change already.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return set()
+    try:
+        if isinstance(layer, InMemoryChannelLayer):
+            groups = getattr(layer, "groups", {})
+            return {pk for pk in channel_account_ids if groups.get(channel_group(pk))}
+        if hasattr(layer, "_group_key") and hasattr(layer, "connection"):
+            counts = async_to_sync(_redis_group_sizes)(layer, sorted(channel_account_ids))
+            return {pk for pk, size in counts.items() if size}
+    except Exception:
+        logger.exception("could not tell which channels have listeners; rendering all")
+    return set(channel_account_ids)
+
+
+async def _redis_group_sizes(layer: Any, channel_account_ids: list[int]) -> dict[int, int]:
+    sizes = {}
+    oldest = int(time.time()) - layer.group_expiry
+    for pk in channel_account_ids:
+        group = channel_group(pk)
+        connection = layer.connection(layer.consistent_hash(group))
+        sizes[pk] = await connection.zcount(layer._group_key(group), oldest, "+inf")
+    return sizes
+
+
+def _everyone_listens(channel_account_ids: set[int]) -> set[int]:
+    return channel_account_ids
+
+
 def _render_changes(
-    conversation_ids: set[int], message_ids: set[int], new_conversation_ids: set[int]
+    conversation_ids: set[int],
+    message_ids: set[int],
+    new_conversation_ids: set[int],
+    listening: Callable[[set[int]], set[int]] = _everyone_listens,
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
 
@@ -82,7 +140,10 @@ def _render_changes(
             "channel_account", "contact", "assignee"
         )
     }
+    heard = listening({c.channel_account_id for c in conversations.values()})
     for conversation in conversations.values():
+        if conversation.channel_account_id not in heard:
+            continue
         context = {"conversation": conversation}
         events.append(
             (
@@ -113,10 +174,13 @@ def _render_changes(
                 "channel_account"
             )
         )
+    heard |= listening({m.channel_account_id for m in messages} - heard)
     for message in messages:
         thread = conversations.get(message.conversation_id)
         if thread is None:
             continue  # deleted a moment ago, and its messages with it
+        if message.channel_account_id not in heard:
+            continue
         message.conversation = thread
         if message.channel_account_id == thread.channel_account_id:
             message.channel_account = thread.channel_account

@@ -87,4 +87,6 @@ def live_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, An
     """Live events that would be sent (group, payload), captured instead of sent."""
     sent: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr("inbox.live.send_events", lambda events: sent.extend(events))
+    # As if a browser listened on every channel: no socket is open in these tests.
+    monkeypatch.setattr("inbox.live.channels_with_listeners", lambda ids: set(ids))
     return sent

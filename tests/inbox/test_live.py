@@ -138,3 +138,43 @@ def test_logging_out_closes_that_sessions_live_connection(agent):
         }
 
     async_to_sync(scenario)()
+
+
+def test_nothing_is_rendered_for_channels_no_browser_listens_to(
+    channel, fake_mastodon, agent, monkeypatch
+):
+    from inbox import live
+    from tests import factories
+
+    unwatched = factories.make_mastodon_channel(fake_mastodon.url, name="Nobody's channel")
+    cookie = session_cookie(agent)
+    rendered: list[int] = []
+    real = live._render_changes
+
+    def spy(*args, **kwargs):
+        events = real(*args, **kwargs)
+        rendered.append(len(events))
+        return events
+
+    monkeypatch.setattr(live, "_render_changes", spy)
+
+    async def scenario():
+        communicator = socket(cookie)
+        connected, _ = await communicator.connect()
+        assert connected
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        listening = await database_sync_to_async(live.channels_with_listeners)(
+            {channel.pk, unwatched.pk}
+        )
+        assert listening == {channel.pk}  # the agent's department owns only `channel`
+        await communicator.disconnect()
+        assert await database_sync_to_async(live.channels_with_listeners)({channel.pk}) == set()
+
+    async_to_sync(scenario)()
+
+    for target in (channel, unwatched):
+        target.cursor = {"min_id": "0"}
+        target.save(update_fields=["cursor"])
+    fake_mastodon.add_mention("Hallo, jemand da?")
+    poll_channel(unwatched.pk)  # nobody connected: the page is ingested, nothing is rendered
+    assert rendered == []  # not even read back
