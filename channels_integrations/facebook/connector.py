@@ -13,9 +13,24 @@ backfill date); `hw` is the newest `created_time` seen on that post; `seen` hold
 inside the 60-second overlap, which is all the deduplication needs; `resume` is the post a
 sweep cut short by ITEM_BUDGET continues with.
 
-What polling cannot tell: Graph's `since` filters on creation time, so edits, deletions and
-hide/unhide done on Facebook to comments older than the overlap are not seen (webhooks would
-report them, section 1.6). Each comment carries its state (`is_hidden`) as of when it arrived.
+Re-check: Graph's `since` filters on creation time, so edits, deletions and hide/unhide done
+on Facebook to comments older than the overlap never come back in a listing. The cursor
+therefore also keeps a watch list, `"watch": [["<comment-id>", <created unix>], ...]` (the
+comments of the last WATCH_WINDOW, at most MAX_WATCHED, oldest dropped first) and
+`"recheck_at": <unix>`. At most every RECHECK_INTERVAL one fetch_page reads them again, 50 at a
+time, with Graph's multiple-id read `GET /{version}/?ids=a,b,...&fields=id,message,is_hidden,
+created_time`, and reports what it finds as ItemUpdates: the current text (edited_at = now)
+and hidden/visible state of each comment, `deleted` for the ones that are gone. The cursor
+holds no texts, so the updates carry the current values and the inbox's ingest keeps only
+what differs from the stored message (an unchanged text or state is a no-op there).
+
+A multiple-id read fails as a whole when one of its ids no longer exists (code 803 "Some of the
+aliases you requested do not exist", or 100/33); that batch is then read id by id, and an id
+Graph answers "does not exist" for is reported deleted. API versions from v26.0 on no longer
+take `ids` at the root: there every id is read by itself. Reads id by id are capped at
+MAX_SINGLE_READS per re-check (the rest wait for the next one), so the re-check stays a small,
+bounded share of the rate budget.
+
 Page private messages (Messenger conversations, 1.3) are not polled by this connector.
 """
 
@@ -35,15 +50,18 @@ from channels_integrations.base import (
     InboundAuthor,
     InboundItem,
     ItemState,
+    ItemUpdate,
     ReplyTarget,
     SentItem,
     SetupField,
     SkippedPayload,
 )
 from channels_integrations.errors import (
+    AuthExpired,
     ConnectorError,
     InvalidRequest,
     MalformedPayload,
+    NotFound,
     Transient,
 )
 from channels_integrations.facebook.graph import (
@@ -78,6 +96,7 @@ COMMENT_FIELDS = (
     "can_reply_privately,comment_count,like_count,permalink_url,attachment"
 )
 REPLY_LOOKUP_FIELDS = "id,message,created_time,from{id,name},permalink_url"
+RECHECK_FIELDS = "id,message,is_hidden,created_time"
 
 
 @dataclass
@@ -94,6 +113,9 @@ class _Cursor:
     start: int
     posts: dict[str, _PostState]
     resume: str = ""
+    # Comment id -> created (unix), oldest first: the comments the re-check reads again.
+    watch: dict[str, int] = field(default_factory=dict)
+    recheck_at: int = 0
 
     @classmethod
     def load(cls, cursor: dict[str, Any], now: datetime) -> _Cursor:
@@ -109,7 +131,25 @@ class _Cursor:
                 ids = [i for i in seen if isinstance(i, str)] if isinstance(seen, list) else []
                 posts[str(post_id)] = _PostState(state["hw"], ids[:MAX_SEEN_PER_POST])
         resume = cursor.get("resume")
-        return cls(start, posts, resume if isinstance(resume, str) else "")
+        watch: dict[str, int] = {}
+        stored_watch = cursor.get("watch")
+        for entry in stored_watch if isinstance(stored_watch, list) else []:
+            if (
+                isinstance(entry, list)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and entry[0]
+                and isinstance(entry[1], int)
+            ):
+                watch[entry[0]] = entry[1]
+        recheck_at = cursor.get("recheck_at")
+        return cls(
+            start,
+            posts,
+            resume if isinstance(resume, str) else "",
+            _bounded_watch(watch, now),
+            recheck_at if isinstance(recheck_at, int) else 0,
+        )
 
     def dump(self) -> dict[str, Any]:
         cursor: dict[str, Any] = {
@@ -119,11 +159,30 @@ class _Cursor:
         }
         if self.resume:
             cursor["resume"] = self.resume
+        if self.watch:
+            cursor["watch"] = [[comment_id, created] for comment_id, created in self.watch.items()]
+        if self.recheck_at:
+            cursor["recheck_at"] = self.recheck_at
         return cursor
+
+
+def _bounded_watch(watch: dict[str, int], now: datetime) -> dict[str, int]:
+    """The watch list without comments older than WATCH_WINDOW, at most MAX_WATCHED (newest)."""
+    oldest = int((now - FacebookConnector.WATCH_WINDOW).timestamp())
+    kept = sorted(
+        ((created, comment_id) for comment_id, created in watch.items() if created >= oldest),
+    )[-FacebookConnector.MAX_WATCHED :]
+    return {comment_id: created for created, comment_id in kept}
 
 
 class FacebookConnector(Connector):
     platform = "facebook"
+    # The re-check of comments older than the polling overlap (see the module docstring).
+    RECHECK_INTERVAL: ClassVar[timedelta] = timedelta(minutes=10)
+    WATCH_WINDOW: ClassVar[timedelta] = timedelta(days=7)
+    MAX_WATCHED: ClassVar[int] = 500
+    RECHECK_BATCH: ClassVar[int] = 50  # Graph's limit for a multiple-id read
+    MAX_SINGLE_READS: ClassVar[int] = 50
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.REPLY,
@@ -225,8 +284,101 @@ class FacebookConnector(Connector):
             kept[post["id"]], new_items, new_skipped = self._poll_post(post, post_state)
             items.extend(new_items)
             skipped.extend(new_skipped)
-        new_cursor = _Cursor(state.start, kept, resume).dump()
-        return FetchedPage(items=items, cursor=new_cursor, caught_up=not resume, skipped=skipped)
+        watch = dict(state.watch)
+        updates: list[ItemUpdate] = []
+        recheck_at = state.recheck_at
+        if int(now.timestamp()) >= recheck_at:
+            # Due: the next re-check comes one interval later, whether this one works or not.
+            recheck_at = int((now + self.RECHECK_INTERVAL).timestamp())
+            if watch:
+                try:
+                    updates, gone = self._recheck(list(watch), now)
+                except AuthExpired:
+                    raise
+                except ConnectorError:
+                    # A failed re-check (5xx, throttling, a refused read) must not cost the new
+                    # comments this page already holds: it is skipped and runs again after the
+                    # next interval. Nothing is lost meanwhile; edits only show up later.
+                    updates, gone = [], set()
+                for comment_id in gone:
+                    watch.pop(comment_id, None)
+        for item in items:
+            watch[item.external_id] = int(item.created_at.timestamp())
+        new_cursor = _Cursor(
+            state.start, kept, resume, _bounded_watch(watch, now), recheck_at
+        ).dump()
+        return FetchedPage(
+            items=items,
+            cursor=new_cursor,
+            caught_up=not resume,
+            skipped=skipped,
+            updates=updates,
+        )
+
+    def _recheck(self, ids: list[str], now: datetime) -> tuple[list[ItemUpdate], set[str]]:
+        """Read the watched comments again: (their updates, the ids that are gone)."""
+        updates: list[ItemUpdate] = []
+        gone: set[str] = set()
+        singles = self.MAX_SINGLE_READS
+        # Newest first: when reads id by id run out, the most recent comments were checked.
+        ordered = list(reversed(ids))
+        multi = _multi_ids_supported(self.client.api_version)
+        for start in range(0, len(ordered), self.RECHECK_BATCH):
+            batch = ordered[start : start + self.RECHECK_BATCH]
+            found: dict[str, Any] | None = None
+            if multi:
+                try:
+                    found = self._read_many(batch)
+                except (NotFound, InvalidRequest):
+                    found = None  # one id is gone (or ids= was refused): read them one by one
+            if found is None:
+                found, singles = self._read_each(batch, singles)
+            for comment_id, comment in found.items():
+                if comment is None:
+                    gone.add(comment_id)
+                    updates.append(ItemUpdate(comment_id, state=ItemState.DELETED))
+                elif isinstance(comment, dict):
+                    updates.append(_recheck_update(comment_id, comment, now))
+        return updates, gone
+
+    def _read_many(self, ids: list[str]) -> dict[str, Any]:
+        body = self.client.get(
+            "", {"ids": ",".join(ids), "fields": RECHECK_FIELDS}, what="the re-check of comments"
+        )
+        if not isinstance(body, dict):
+            raise Transient("Facebook answered the re-check of comments with no object")
+        found: dict[str, Any] = {}
+        for comment_id in ids:
+            comment = body.get(comment_id)
+            error = comment.get("error") if isinstance(comment, dict) else None
+            if isinstance(error, dict):
+                # Should Graph ever answer per id, an id "that does not exist" is gone.
+                code, subcode = error.get("code"), error.get("error_subcode")
+                if code == 803 or (code == 100 and subcode == 33):
+                    found[comment_id] = None
+            elif isinstance(comment, dict):
+                found[comment_id] = comment
+            # An id missing from the answer proves nothing: it is read again next time.
+        return found
+
+    def _read_each(self, ids: list[str], singles: int) -> tuple[dict[str, Any], int]:
+        found: dict[str, Any] = {}
+        for comment_id in ids:
+            if singles <= 0:
+                break
+            singles -= 1
+            try:
+                comment = self.client.get(
+                    comment_id, {"fields": RECHECK_FIELDS}, what="the re-check of a comment"
+                )
+            except NotFound:
+                found[comment_id] = None
+                continue
+            except InvalidRequest:
+                continue
+            if isinstance(comment, dict):
+                found[comment_id] = comment
+        return found, singles
 
     def _recent_posts(self, since: datetime) -> tuple[list[dict[str, Any]], list[SkippedPayload]]:
         posts: list[dict[str, Any]] = []
@@ -585,6 +737,27 @@ def _attachments(attachment: Any) -> tuple[dict[str, str], ...]:
     title = attachment.get("title")
     name = title if isinstance(title, str) and title else kind or media_type
     return ({"name": name, "url": url, "type": media_type},)
+
+
+def _multi_ids_supported(api_version: str) -> bool:
+    """Root `?ids=` reads exist up to v25.0; from v26.0 on they are refused."""
+    major = api_version.lstrip("v").split(".")[0]
+    return not major.isdigit() or int(major) <= 25
+
+
+def _recheck_update(comment_id: str, comment: dict[str, Any], now: datetime) -> ItemUpdate:
+    """A re-read comment as an ItemUpdate: its current text and hidden state."""
+    message = comment.get("message")
+    hidden = comment.get("is_hidden")
+    state: str | None = None
+    if isinstance(hidden, bool):
+        state = ItemState.HIDDEN if hidden else ItemState.VISIBLE
+    return ItemUpdate(
+        comment_id,
+        state=state,
+        text=message if isinstance(message, str) else None,
+        edited_at=now if isinstance(message, str) else None,
+    )
 
 
 def _unix_time(comment: Any) -> int | None:

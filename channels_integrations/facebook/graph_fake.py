@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -32,6 +32,9 @@ Clock = Callable[[], datetime]
 
 DEFAULT_VERSION = "v25.0"
 VERSION_PATH_RE = re.compile(r"^/(v\d+\.\d+)(/.*)?$")
+# Multiple ID read requests: at most 50 ids; root `?ids=` is gone from v26.0 on.
+MAX_MULTI_IDS = 50
+MULTI_IDS_LAST_MAJOR = 25
 RATE_LIMIT_DOCS = "https://developers.facebook.com/docs/graph-api/overview/rate-limiting"
 # Graph's throttle messages, as the error-handling and rate-limiting pages list them.
 THROTTLE_MESSAGES = {
@@ -580,7 +583,18 @@ class GraphFake(PlatformFake):
             return json_response(body, 400, headers)
 
         segments = [segment for segment in path.split("/") if segment]
-        if not 1 <= len(segments) <= 2:
+        if not segments and request.method.upper() == "GET" and params.get("ids"):
+            call = GraphCall(
+                request=request,
+                version=version or DEFAULT_VERSION,
+                method="GET",
+                node="",
+                edge=None,
+                params=params,
+                token=token,
+            )
+            response = self._guarded(self._multi_read, call)
+        elif not 1 <= len(segments) <= 2:
             response = graph_error(2500, "Unknown path components: " + path)
         else:
             call = GraphCall(
@@ -592,25 +606,66 @@ class GraphFake(PlatformFake):
                 params=params,
                 token=token,
             )
-            try:
-                response = self.route(call)
-            except FieldsSyntaxError as error:
-                response = graph_error(2500, f'Syntax error "{error}": fields')
-            except UnknownField as error:
-                response = invalid_parameter(
-                    f"Tried accessing nonexisting field ({error.name}) on node type "
-                    f"({error.node_type})"
-                )
-            except ParamError as error:
-                response = invalid_parameter(f"The parameter {error} is invalid")
+            response = self._guarded(self.route, call)
         response.headers["X-Business-Use-Case-Usage"] = buc_usage_header(
             self._business_id, self.usage_type, call_count=percent
         )
         return response
 
+    def _guarded(self, view: Callable[[GraphCall], Response], call: GraphCall) -> Response:
+        """Run `view`, turning bad `fields` and parameters into Graph's error bodies."""
+        try:
+            return view(call)
+        except FieldsSyntaxError as error:
+            return graph_error(2500, f'Syntax error "{error}": fields')
+        except UnknownField as error:
+            return invalid_parameter(
+                f"Tried accessing nonexisting field ({error.name}) on node type ({error.node_type})"
+            )
+        except ParamError as error:
+            return invalid_parameter(f"The parameter {error} is invalid")
+
     def route(self, call: GraphCall) -> Response:
         """Answer one node or edge request; called with `_lock` held."""
         raise NotImplementedError
+
+    def _multi_read(self, call: GraphCall) -> Response:
+        """`GET /{version}/?ids=a,b&fields=...`: one object keyed by id, one call of the budget.
+
+        Graph's "multiple ID read requests" (at most MAX_MULTI_IDS ids, from v2.2 on). Any id
+        that does not exist fails the whole request with code 803 "Some of the aliases you
+        requested do not exist: <ids>" (the answer Graph's SDK users report; its documentation
+        says nothing about missing ids). Versions from v26.0 on no longer take `ids` at the root
+        (per-object requests or batch requests instead): they get code 100.
+        """
+        major = _version_major(call.version)
+        if major is not None and major >= MULTI_IDS_LAST_MAJOR + 1:
+            return invalid_parameter(
+                f"The ids parameter is not supported at the root node in {call.version}; "
+                "request each object or use a batch request"
+            )
+        ids = [i.strip() for i in str(call.params.get("ids") or "").split(",") if i.strip()]
+        if len(ids) > MAX_MULTI_IDS:
+            return invalid_parameter(f"Too many IDs. Maximum: {MAX_MULTI_IDS}.")
+        out: Json = {}
+        missing: list[str] = []
+        for object_id in dict.fromkeys(ids):
+            single = replace(call, node=object_id)
+            response = self.route(single)
+            if response.status_code != 200:
+                missing.append(object_id)
+                continue
+            out[object_id] = json.loads(response.get_data(as_text=True))
+        if missing:
+            return graph_error(
+                803, f"(#803) Some of the aliases you requested do not exist: {','.join(missing)}"
+            )
+        return json_response(out)
+
+
+def _version_major(version: str) -> int | None:
+    match = re.match(r"^v(\d+)\.", version)
+    return int(match.group(1)) if match else None
 
 
 def _token(request: Request, params: Json) -> str:

@@ -182,8 +182,10 @@ def test_the_cursor_keeps_no_graph_cursors_and_stays_small(fake_facebook, facebo
     cursor = facebook().fetch_page({}).cursor
     text = json.dumps(cursor)
     assert "after" not in text and "cursors" not in text
-    assert set(cursor) == {"v", "start", "posts"}
+    assert set(cursor) == {"v", "start", "posts", "watch", "recheck_at"}
     assert len(cursor["posts"][post["id"]]["seen"]) == 30  # all inside the 60 s overlap
+    # The re-check's watch list holds ids and creation times only.
+    assert all(len(entry) == 2 for entry in cursor["watch"]) and len(cursor["watch"]) == 30
 
 
 def test_it_walks_short_and_empty_pages_until_next_is_absent(fake_facebook, facebook, monkeypatch):
