@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from channels_integrations.demo_generator import DemoGenerator
 from channels_integrations.email.fake import DEMO_ADDRESS, DEMO_PASSWORD, FakeMailServer
 from channels_integrations.fake_server import serve_forever
 
@@ -136,11 +135,13 @@ class Thread:
     message_ids: list[str]
 
 
-class SupportMailGenerator:
+class SupportMailGenerator(DemoGenerator):
     """Delivers a customer e-mail to `fake` every `interval` seconds (±30%).
 
     Runs in a daemon thread; `stop()` returns promptly because the thread waits on an Event.
     """
+
+    item = "demo e-mail"
 
     def __init__(
         self,
@@ -150,33 +151,10 @@ class SupportMailGenerator:
         seed: int | None = None,
         follow_up_chance: float = 0.25,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._threads: dict[str, Thread] = {}  # customer address -> their latest thread
-
-    def start(self) -> SupportMailGenerator:
-        if self._thread is not None:
-            raise RuntimeError("SupportMailGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="SupportMailGenerator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the support mail generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Deliver one e-mail now; returns what was sent (message_id, subject, in_reply_to)."""
@@ -219,14 +197,6 @@ class SupportMailGenerator:
         )
         self._threads[customer.address] = Thread(subject, [message_id])
         return {"message_id": message_id, "subject": subject, "in_reply_to": None}
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not deliver a demo e-mail")
 
 
 def demo_channel(

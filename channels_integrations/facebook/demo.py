@@ -8,16 +8,13 @@ praise and complaints in German and English, and now and then a follow-up in an 
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.facebook.fake import DEMO_TOKEN, PAGE_ID, FakeFacebook
 from channels_integrations.facebook.graph import DEFAULT_API_VERSION
-from channels_integrations.fake_server import serve_forever
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +107,12 @@ def demo_channel(base_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return settings, {"access_token": DEMO_TOKEN}
 
 
-class CommentGenerator:
+class CommentGenerator(DemoGenerator):
     """Adds a comment (sometimes a post, sometimes a follow-up) to `fake` every `interval`
     seconds (±30 %). Runs in a daemon thread; `stop()` returns promptly because the thread
     waits on an Event rather than sleeping."""
+
+    item = "Facebook comment"
 
     def __init__(
         self,
@@ -124,34 +123,11 @@ class CommentGenerator:
         follow_up_chance: float = 0.25,
         post_chance: float = 0.05,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
         self._post_chance = post_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._threads: list[tuple[str, str]] = []  # (post id, top-level comment id)
-
-    def start(self) -> CommentGenerator:
-        if self._thread is not None:
-            raise RuntimeError("CommentGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="FacebookComments", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the comment generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Add one comment now (publishing a post first when needed) and return it."""
@@ -173,35 +149,15 @@ class CommentGenerator:
         self._threads.append((post["id"], comment["id"]))
         return comment
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not add a demo Facebook comment")
-
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake Facebook Page with demo comments.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--interval", type=float, default=8.0, help="seconds between comments")
-    parser.add_argument("--initial", type=int, default=5, help="comments to add at start")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO)
-    fake = FakeFacebook()
-    generator = CommentGenerator(fake, interval=args.interval, seed=args.seed)
-    for _ in range(args.initial):
-        generator.emit()
-    generator.start()
-    logger.info("Fake Facebook on http://%s:%s (admin: /__admin/)", args.host, args.port)
-    try:
-        serve_forever(fake.wsgi_app, args.host, args.port)
-    finally:
-        generator.stop()
+    serve_demo(
+        argv,
+        title="Facebook Page",
+        port=8082,
+        make_fake=FakeFacebook,
+        generator=CommentGenerator,
+    )
 
 
 if __name__ == "__main__":

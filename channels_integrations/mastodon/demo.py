@@ -7,14 +7,11 @@ every few seconds, so the inbox fills up the way a community manager's would.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from channels_integrations.fake_server import serve_forever
+from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.mastodon.fake import FakeMastodon
 
 logger = logging.getLogger(__name__)
@@ -129,12 +126,14 @@ FOLLOW_UPS = {
 VISIBILITY_WEIGHTS = {"public": 8, "unlisted": 1, "direct": 1}
 
 
-class MentionGenerator:
+class MentionGenerator(DemoGenerator):
     """Adds a mention of the brand to `fake` every `interval` seconds (±30%).
 
     Runs in a daemon thread; `stop()` returns promptly because the thread
     waits on an Event rather than sleeping.
     """
+
+    item = "Mastodon mention"
 
     def __init__(
         self,
@@ -144,33 +143,10 @@ class MentionGenerator:
         seed: int | None = None,
         follow_up_chance: float = 0.2,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_status: dict[str, str] = {}  # username -> their latest status id
-
-    def start(self) -> MentionGenerator:
-        if self._thread is not None:
-            raise RuntimeError("MentionGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="MentionGenerator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the mention generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Add one mention now and return its notification."""
@@ -191,36 +167,15 @@ class MentionGenerator:
         self._last_status[persona.username] = notification["status"]["id"]
         return notification
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not add a demo mention")
-
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake Mastodon with demo mentions.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", action="append", help="accepted token (default demo-token)")
-    parser.add_argument("--interval", type=float, default=8.0, help="seconds between mentions")
-    parser.add_argument("--initial", type=int, default=5, help="mentions to add at start")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO)
-    fake = FakeMastodon(args.token or ["demo-token"])
-    generator = MentionGenerator(fake, interval=args.interval, seed=args.seed)
-    for _ in range(args.initial):
-        generator.emit()
-    generator.start()
-    logger.info("Fake Mastodon on http://%s:%s (admin: /__admin/)", args.host, args.port)
-    try:
-        serve_forever(fake.wsgi_app, args.host, args.port)
-    finally:
-        generator.stop()
+    serve_demo(
+        argv,
+        title="Mastodon",
+        port=8081,
+        make_fake=lambda: FakeMastodon(["demo-token"]),
+        generator=MentionGenerator,
+    )
 
 
 if __name__ == "__main__":

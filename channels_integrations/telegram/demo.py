@@ -9,14 +9,11 @@ now and then a photo or a follow-up that replies to the person's earlier message
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from channels_integrations.fake_server import serve_forever
+from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.telegram.fake import BOT_USERNAME, DEMO_TOKEN, FakeTelegram
 
 logger = logging.getLogger(__name__)
@@ -132,12 +129,14 @@ PHOTO_CAPTIONS = {
 WHERE_WEIGHTS = {"private": 6, "group": 2, "topic": 2}
 
 
-class MessageGenerator:
+class MessageGenerator(DemoGenerator):
     """Adds a message for the bot to `fake` every `interval` seconds (±30%).
 
     Runs in a daemon thread; `stop()` returns promptly because the thread waits on an Event
     rather than sleeping.
     """
+
+    item = "Telegram message"
 
     def __init__(
         self,
@@ -148,37 +147,14 @@ class MessageGenerator:
         follow_up_chance: float = 0.2,
         photo_chance: float = 0.1,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
         self._photo_chance = photo_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         # (username, where) → (chat id, message id) of the person's latest message there.
         self._last: dict[tuple[str, str], tuple[int, int]] = {}
         self._group_id: int | None = None
         self._forum: tuple[int, int] | None = None  # (chat id, topic id)
-
-    def start(self) -> MessageGenerator:
-        if self._thread is not None:
-            raise RuntimeError("MessageGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="TelegramMessages", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the message generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Add one message now and return its update."""
@@ -231,35 +207,15 @@ class MessageGenerator:
             self._forum = (forum, self._fake.add_topic(forum, "Support"))
         return self._forum
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not add a demo Telegram message")
-
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake Telegram Bot API with demo chats.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8086)
-    parser.add_argument("--interval", type=float, default=8.0, help="seconds between messages")
-    parser.add_argument("--initial", type=int, default=5, help="messages to add at start")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO)
-    fake = FakeTelegram()
-    generator = MessageGenerator(fake, interval=args.interval, seed=args.seed)
-    for _ in range(args.initial):
-        generator.emit()
-    generator.start()
-    logger.info("Fake Telegram on http://%s:%s (admin: /__admin/)", args.host, args.port)
-    try:
-        serve_forever(fake.wsgi_app, args.host, args.port)
-    finally:
-        generator.stop()
+    serve_demo(
+        argv,
+        title="Telegram Bot API",
+        port=8086,
+        make_fake=FakeTelegram,
+        generator=MessageGenerator,
+    )
 
 
 if __name__ == "__main__":

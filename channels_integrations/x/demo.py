@@ -9,14 +9,11 @@ settings and credentials of a channel pointing at it.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from channels_integrations.fake_server import serve_forever
+from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.x.fake import BRAND_USER_ID, BRAND_USERNAME, FakeX
 
 logger = logging.getLogger(__name__)
@@ -142,12 +139,14 @@ REPLIES_TO_POSTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class MentionGenerator:
+class MentionGenerator(DemoGenerator):
     """Adds a mention of the brand to `fake` every `interval` seconds (±30%).
 
     Runs in a daemon thread; `stop()` returns promptly because the thread waits on an Event
     rather than sleeping.
     """
+
+    item = "X mention"
 
     def __init__(
         self,
@@ -158,35 +157,12 @@ class MentionGenerator:
         follow_up_chance: float = 0.2,
         reply_to_post_chance: float = 0.3,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
         self._reply_to_post_chance = reply_to_post_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._posts: list[str] = []
         self._last_mention: dict[str, str] = {}  # username -> their latest mention's id
-
-    def start(self) -> MentionGenerator:
-        if self._thread is not None:
-            raise RuntimeError("MentionGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="XMentionGenerator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the mention generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def brand_posts(self) -> list[str]:
         """The brand's posts people reply under (posted on first use)."""
@@ -218,36 +194,15 @@ class MentionGenerator:
         self._last_mention[persona.username] = mention["id"]
         return mention
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not add a demo mention")
-
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake X with demo mentions.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--token", action="append", help=f"accepted token (default {DEMO_TOKEN})")
-    parser.add_argument("--interval", type=float, default=8.0, help="seconds between mentions")
-    parser.add_argument("--initial", type=int, default=5, help="mentions to add at start")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO)
-    fake = FakeX(args.token or [DEMO_TOKEN])
-    generator = MentionGenerator(fake, interval=args.interval, seed=args.seed)
-    for _ in range(args.initial):
-        generator.emit()
-    generator.start()
-    logger.info("Fake X on http://%s:%s/2 (admin: /__admin/)", args.host, args.port)
-    try:
-        serve_forever(fake.wsgi_app, args.host, args.port)
-    finally:
-        generator.stop()
+    serve_demo(
+        argv,
+        title="X",
+        port=8082,
+        make_fake=lambda: FakeX([DEMO_TOKEN]),
+        generator=MentionGenerator,
+    )
 
 
 if __name__ == "__main__":

@@ -8,14 +8,11 @@ and then a spammy one that YouTube holds for review.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from channels_integrations.fake_server import serve_forever
+from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.youtube.fake import (
     BRAND_CHANNEL_ID,
     DEFAULT_VIDEOS,
@@ -108,9 +105,11 @@ SPAM = (
 )
 
 
-class CommentGenerator:
+class CommentGenerator(DemoGenerator):
     """Adds a comment to `fake` every `interval` seconds (±30%), from a daemon thread that
     `stop()` ends promptly (it waits on an Event, not a sleep)."""
+
+    item = "YouTube comment"
 
     def __init__(
         self,
@@ -121,34 +120,11 @@ class CommentGenerator:
         follow_up_chance: float = 0.25,
         held_chance: float = 0.05,
     ) -> None:
+        super().__init__(interval=interval, seed=seed)
         self._fake = fake
-        self._interval = interval
         self._follow_up_chance = follow_up_chance
         self._held_chance = held_chance
-        self._random = random.Random(seed)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_thread: dict[str, str] = {}  # handle -> their latest thread id
-
-    def start(self) -> CommentGenerator:
-        if self._thread is not None:
-            raise RuntimeError("CommentGenerator is already running")
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._run, name="CommentGenerator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the comment generator did not stop in time")
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self) -> dict[str, Any]:
         """Add one comment now: a new thread (a commentThread resource) or a follow-up reply
@@ -179,14 +155,6 @@ class CommentGenerator:
         self._last_thread[persona.handle] = thread["id"]
         return thread
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval * self._random.uniform(0.7, 1.3)):
-            try:
-                self.emit()
-            except Exception:
-                # A demo feeder must not die silently halfway through a demo.
-                logger.exception("could not add a demo comment")
-
 
 def demo_channel(base_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(settings, credentials) of a YouTube channel pointing at a fake served at `base_url`
@@ -203,25 +171,13 @@ def demo_channel(base_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake YouTube with demo comments.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8083)
-    parser.add_argument("--interval", type=float, default=8.0, help="seconds between comments")
-    parser.add_argument("--initial", type=int, default=5, help="comments to add at start")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO)
-    fake = FakeYouTube()
-    generator = CommentGenerator(fake, interval=args.interval, seed=args.seed)
-    for _ in range(args.initial):
-        generator.emit()
-    generator.start()
-    logger.info("Fake YouTube on http://%s:%s (admin: /__admin/)", args.host, args.port)
-    try:
-        serve_forever(fake.wsgi_app, args.host, args.port)
-    finally:
-        generator.stop()
+    serve_demo(
+        argv,
+        title="YouTube",
+        port=8083,
+        make_fake=FakeYouTube,
+        generator=CommentGenerator,
+    )
 
 
 if __name__ == "__main__":
