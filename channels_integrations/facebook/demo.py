@@ -8,15 +8,12 @@ praise and complaints in German and English, and now and then a follow-up in an 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.facebook.fake import DEMO_TOKEN, PAGE_ID, FakeFacebook
 from channels_integrations.facebook.graph import DEFAULT_API_VERSION
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

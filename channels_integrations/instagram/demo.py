@@ -8,7 +8,6 @@ settings and credentials of a channel aimed at that fake.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +15,6 @@ from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.facebook.demo import COMMENTS, FOLLOW_UPS
 from channels_integrations.facebook.graph import DEFAULT_API_VERSION
 from channels_integrations.instagram.fake import ACCOUNT_ID, DEMO_TOKEN, FakeInstagram
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,11 @@ every few seconds, so the inbox fills up the way a community manager's would.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.mastodon.fake import FakeMastodon
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

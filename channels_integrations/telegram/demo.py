@@ -9,14 +9,11 @@ now and then a photo or a follow-up that replies to the person's earlier message
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.telegram.fake import BOT_USERNAME, DEMO_TOKEN, FakeTelegram
-
-logger = logging.getLogger(__name__)
 
 # Short enough that a demo poll does not hold a worker for long when nothing happens.
 DEMO_LONG_POLL_SECONDS = 5

@@ -9,14 +9,11 @@ settings and credentials of a channel pointing at it.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from channels_integrations.demo_generator import DemoGenerator, serve_demo
 from channels_integrations.x.fake import BRAND_USER_ID, BRAND_USERNAME, FakeX
-
-logger = logging.getLogger(__name__)
 
 # The fake's demo token; not a secret of any real account.
 DEMO_TOKEN = "x-demo-token"  # noqa: S105

@@ -8,7 +8,6 @@ and then a spammy one that YouTube holds for review.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,6 @@ from channels_integrations.youtube.fake import (
     DEMO_TOKEN,
     FakeYouTube,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
