@@ -52,18 +52,18 @@ def deliver(action_id: int) -> datetime | None:
         connector = connector_for(account)
         result = _carry_out(connector, action, target)
     except RateLimited as exc:
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         actions.schedule_outbound_retry(action, at=exc.retry_at, reason=exc.message)
         return exc.retry_at
     except AuthExpired as exc:
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         record_poll_needs_reauth(account.pk, error=exc.message)
         actions.mark_outbound_failed(
             action, reason=f"The channel needs to be re-authorized: {exc.message}"
         )
         return None
     except NotFound as exc:
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         if action.kind == OutboundKind.DELETE:
             # Already gone from the platform: what the agent wanted.
             actions.mark_outbound_sent(action)
@@ -74,11 +74,11 @@ def deliver(action_id: int) -> datetime | None:
         )
         return None
     except CannotReconcile:
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         actions.mark_outbound_failed(action, reason=actions.MAYBE_POSTED)
         return None
     except ConnectorError as exc:
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         if exc.permanent:
             actions.mark_outbound_failed(action, reason=exc.message)
             return None
@@ -94,14 +94,14 @@ def deliver(action_id: int) -> datetime | None:
         return None
     except Exception as exc:
         logger.exception("outbound action %s crashed", action_id)
-        _record_usage(account.pk, connector)
+        record_connector_usage(account.pk, connector)
         reason = f"Internal error ({type(exc).__name__})."
         if action.kind in actions.REPLY_KINDS and connector is not None:
             # It may have crashed after the platform took the reply (reading the answer).
             reason = f"{reason} {actions.MAYBE_POSTED}"
         actions.mark_outbound_failed(action, reason=reason)
         return None
-    _record_usage(account.pk, connector)
+    record_connector_usage(account.pk, connector)
     sent, reconciled = result
     actions.mark_outbound_sent(
         action,
@@ -146,12 +146,3 @@ def _inside_idempotency_window(connector: Connector, action: OutboundAction) -> 
     """The platform itself deduplicates by our key (Mastodon for an hour after the first try)."""
     window = connector.idempotency_window
     return window is not None and timezone.now() < action.created_at + window
-
-
-def _record_usage(account_id: int, connector: Connector | None) -> None:
-    if connector is None:
-        return
-    try:
-        record_connector_usage(account_id, connector)
-    except Exception:
-        logger.exception("channel %s: could not record quota use", account_id)

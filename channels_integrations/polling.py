@@ -124,7 +124,7 @@ def _poll(account_id: int) -> PollOutcome:
                 outcome.caught_up = True
                 break
     except CursorMoved:
-        _record_usage(account_id, connector)
+        record_connector_usage(account_id, connector)
         # Someone moved the cursor on purpose (a backfill was started): poll again right away
         # from the new cursor rather than waiting for the lease to run out.
         ChannelAccount.objects.filter(pk=account_id).update(
@@ -133,18 +133,18 @@ def _poll(account_id: int) -> PollOutcome:
         logger.info("channel %s: another poll moved the cursor; leaving it to that one", account_id)
         return outcome
     except RateLimited as exc:
-        _record_usage(account_id, connector)
+        record_connector_usage(account_id, connector)
         outcome.error = exc.message
         actions.record_poll_rate_limited(account_id, retry_at=exc.retry_at, error=exc.message)
         return outcome
     except AuthExpired as exc:
-        _record_usage(account_id, connector)
+        record_connector_usage(account_id, connector)
         outcome.error = exc.message
         logger.warning("channel %s needs re-authorization: %s", account_id, exc.message)
         actions.record_poll_needs_reauth(account_id, error=exc.message)
         return outcome
     except ConnectorError as exc:
-        _record_usage(account_id, connector)
+        record_connector_usage(account_id, connector)
         outcome.error = exc.message
         delay = actions.record_poll_failure(account_id, error=exc.message)
         logger.warning(
@@ -153,7 +153,7 @@ def _poll(account_id: int) -> PollOutcome:
         return outcome
     except Exception as exc:
         # A bug or an unreadable credential must not wedge the channel in its lease.
-        _record_usage(account_id, connector)  # a refreshed token must not be lost with it
+        record_connector_usage(account_id, connector)  # a refreshed token must not be lost with it
         outcome.error = f"internal error: {type(exc).__name__}"
         actions.record_poll_failure(account_id, error=outcome.error)
         logger.exception("channel %s poll crashed", account_id)
@@ -171,12 +171,3 @@ def _poll(account_id: int) -> PollOutcome:
     if outcome.new_messages:
         logger.info("channel %s: %s at %s", account_id, summary, timezone.now().isoformat())
     return outcome
-
-
-def _record_usage(account_id: int, connector: Connector | None) -> None:
-    if connector is None:
-        return
-    try:
-        record_connector_usage(account_id, connector)
-    except Exception:
-        logger.exception("channel %s: could not record quota use", account_id)

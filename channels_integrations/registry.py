@@ -1,5 +1,6 @@
 """Platform → connector class, imported lazily so one platform's import cost is paid when used."""
 
+import logging
 from importlib import import_module
 
 from django.utils import timezone
@@ -7,6 +8,8 @@ from django.utils import timezone
 from channels_integrations.base import ConnectionSettings, Connector
 from channels_integrations.http import platform_session
 from channels_integrations.models import ChannelAccount
+
+logger = logging.getLogger(__name__)
 
 CONNECTORS: dict[str, str] = {
     "mastodon": "channels_integrations.mastodon.connector.MastodonConnector",
@@ -40,8 +43,21 @@ def connector_for(account: ChannelAccount) -> Connector:
     return cls(connection, platform_session())
 
 
-def record_connector_usage(account_id: int, connector: Connector) -> None:
-    """After calls: the quota the connector spent, and a token it refreshed."""
+def record_connector_usage(account_id: int, connector: Connector | None) -> None:
+    """After calls: the quota the connector spent, and a token it refreshed.
+
+    Called on every way out of a poll or a delivery, errors included, so it never raises: a
+    failure to record is logged and must not hide the error being handled.
+    """
+    if connector is None:
+        return
+    try:
+        _record(account_id, connector)
+    except Exception:
+        logger.exception("channel %s: could not record quota use or a refreshed token", account_id)
+
+
+def _record(account_id: int, connector: Connector) -> None:
     from channels_integrations import actions
 
     if connector.units_spent:
