@@ -217,6 +217,14 @@ class GraphClient:
         # The highest usage percentage the platform reported to this client.
         self.usage = 0
 
+    def paced_delay(self, interval_seconds: int) -> int:
+        """The next poll's delay: slower before Graph throttles, as its usage headers near 100%."""
+        if self.usage >= 90:
+            return interval_seconds * 4
+        if self.usage >= 75:
+            return interval_seconds * 2
+        return interval_seconds
+
     def get(self, path: str, params: dict[str, Any] | None = None, *, what: str) -> Any:
         return self._call("GET", self._url(path), params=params, what=what)
 

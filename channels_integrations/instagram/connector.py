@@ -218,11 +218,7 @@ class InstagramConnector(Connector):
         return _Cursor(int(max(backfill_since, earliest).timestamp()), {}).dump()
 
     def next_poll_delay(self, interval_seconds: int) -> int:
-        if self.client.usage >= 90:
-            return interval_seconds * 4
-        if self.client.usage >= 75:
-            return interval_seconds * 2
-        return interval_seconds
+        return self.client.paced_delay(interval_seconds)
 
     # Polling.
 
