@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -75,7 +75,6 @@ def send_changes(
                 conversation_ids,
                 message_ids,
                 new_conversation_ids or set(),
-                listening=channels_with_listeners,
             )
         )
     except Exception:
@@ -117,15 +116,10 @@ async def _redis_group_sizes(layer: Any, channel_account_ids: list[int]) -> dict
     return sizes
 
 
-def _everyone_listens(channel_account_ids: set[int]) -> set[int]:
-    return channel_account_ids
-
-
 def _render_changes(
     conversation_ids: set[int],
     message_ids: set[int],
     new_conversation_ids: set[int],
-    listening: Callable[[set[int]], set[int]] = _everyone_listens,
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
 
@@ -140,7 +134,17 @@ def _render_changes(
             "channel_account", "contact", "assignee"
         )
     }
-    heard = listening({c.channel_account_id for c in conversations.values()})
+    messages = list(
+        Message.objects.filter(id__in=message_ids)
+        .exclude(conversation_id__in=new_conversation_ids)
+        .select_related("contact", "author", "outbound_action")
+        .prefetch_related("actions_on")
+    )
+    # Nothing is rendered for a channel no browser listens to (one check for all of them).
+    heard = channels_with_listeners(
+        {c.channel_account_id for c in conversations.values()}
+        | {m.channel_account_id for m in messages}
+    )
     for conversation in conversations.values():
         if conversation.channel_account_id not in heard:
             continue
@@ -158,12 +162,6 @@ def _render_changes(
                 },
             )
         )
-    messages = list(
-        Message.objects.filter(id__in=message_ids)
-        .exclude(conversation_id__in=new_conversation_ids)
-        .select_related("contact", "author", "outbound_action")
-        .prefetch_related("actions_on")
-    )
     # A message's conversation and channel account (its thread key and platform decide the
     # actions it offers) are mostly rows just read above: not read again for every message.
     others = {message.conversation_id for message in messages} - conversations.keys()
@@ -174,7 +172,6 @@ def _render_changes(
                 "channel_account"
             )
         )
-    heard |= listening({m.channel_account_id for m in messages} - heard)
     for message in messages:
         thread = conversations.get(message.conversation_id)
         if thread is None:
