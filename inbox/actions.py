@@ -320,12 +320,7 @@ def mark_outbound_sent(
         if action.kind in REPLY_KINDS:
             if action.message_id is not None:
                 _claim_platform_id(action, external_id)
-                Message.objects.filter(pk=action.message_id).update(
-                    external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
-                )
-            Conversation.objects.filter(
-                pk=action.conversation_id, first_response_at__isnull=True
-            ).update(first_response_at=now, updated_at=now)
+            record_reply_on_platform(action, external_id=external_id, permalink=permalink, now=now)
             kind = EventKind.REPLY_RECONCILED if reconciled else EventKind.REPLY_SENT
             data: dict[str, object] = {"action_id": action.pk, "external_id": external_id}
         else:
@@ -344,6 +339,20 @@ def mark_outbound_sent(
             conversation_id=action.conversation_id, kind=kind, data=data
         )
         _publish_action(action)
+
+
+def record_reply_on_platform(
+    action: OutboundAction, *, external_id: str, permalink: str, now: datetime
+) -> None:
+    """A reply is on the platform under `external_id` (confirmed by the platform, or found there
+    by a poll): its message gets the id and link, its conversation the first-response time."""
+    if action.message_id is not None:
+        Message.objects.filter(pk=action.message_id).update(
+            external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
+        )
+    Conversation.objects.filter(pk=action.conversation_id, first_response_at__isnull=True).update(
+        first_response_at=now, updated_at=now
+    )
 
 
 def _claim_platform_id(action: OutboundAction, external_id: str) -> None:

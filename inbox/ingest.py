@@ -31,6 +31,7 @@ from psycopg2.extras import execute_values
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem, ItemUpdate
 from channels_integrations.models import ChannelAccount, SkippedItem
 from channels_integrations.text import preview, safe_http_url
+from inbox.actions import record_reply_on_platform
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Contact,
@@ -276,16 +277,13 @@ class _PageIngest:
                 last_error="",
                 updated_at=self.now,
             )
+            record_reply_on_platform(
+                action, external_id=item.external_id, permalink=item.permalink, now=self.now
+            )
             if action.message_id is not None:
-                Message.objects.filter(pk=action.message_id).update(
-                    external_id=item.external_id, permalink=safe_http_url(item.permalink)
-                )
                 self.changed_messages.add(action.message_id)
                 # A reply to it later in this page belongs to its conversation.
                 self.conversation_of[item.external_id] = action.conversation_id
-            Conversation.objects.filter(
-                pk=action.conversation_id, first_response_at__isnull=True
-            ).update(first_response_at=self.now, updated_at=self.now)
             self.events.append(
                 ConversationEvent(
                     conversation_id=action.conversation_id,
@@ -336,7 +334,7 @@ class _PageIngest:
                     conversation_id=conversation.id,
                     channel_account_id=self.account.id,
                     external_id=item.external_id,
-                    parent_external_id=item.parent_external_id[:200],
+                    parent_external_id=item.parent_external_id,
                     direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
                     contact_id=contact.id if contact is not None else None,
                     text=_storable(item.text),
