@@ -63,6 +63,11 @@ class ChannelAccount(models.Model):
     backfill_completed_at = models.DateTimeField(null=True, blank=True)
     # Why the channel is paused or waits for re-authorization, and who did it (for the page).
     status_reason = models.CharField(max_length=300, blank=True, default="")
+    # How replies address people on this channel: the saved-reply variant chosen by default.
+    default_tone = models.CharField(
+        max_length=10, blank=True, default="", choices=[("du", "Du"), ("sie", "Sie")]
+    )
+    default_language = models.CharField(max_length=12, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
 

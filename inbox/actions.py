@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from channels_integrations.base import Capability, ReplyTarget
@@ -351,7 +351,22 @@ def record_reply_on_platform(
             external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
         )
     Conversation.objects.filter(pk=action.conversation_id, first_response_at__isnull=True).update(
-        first_response_at=now, updated_at=now
+        first_response_at=now, sla_due_at=None, updated_at=now
+    )
+    # The customer waits again only from their first message after this reply was written.
+    Conversation.objects.filter(
+        pk=action.conversation_id, waiting_since__lte=action.created_at
+    ).update(
+        waiting_since=Subquery(
+            Message.objects.filter(
+                conversation_id=action.conversation_id,
+                direction=Direction.INBOUND,
+                sent_at__gt=action.created_at,
+            )
+            .order_by("sent_at")
+            .values("sent_at")[:1]
+        ),
+        updated_at=now,
     )
 
 

@@ -421,6 +421,8 @@ class _PageIngest:
                     status=ConversationStatus.NEW,
                     last_message_at=item.created_at,
                     first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
+                    sla_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
+                    language=item.language[:12],
                 )
             result[item.external_id] = conversation
         return result, created
@@ -441,6 +443,15 @@ class _PageIngest:
                 conversation.last_message_direction = (
                     Direction.OUTBOUND if item.from_self else Direction.INBOUND
                 )
+            if item.from_self:
+                # Answered on the platform itself: the customer is no longer waiting on us.
+                if first or item.created_at >= conversation.last_message_at:
+                    conversation.waiting_since = None
+            else:
+                if conversation.waiting_since is None:
+                    conversation.waiting_since = item.created_at
+                if not conversation.language and item.language:
+                    conversation.language = item.language[:12]
             if not item.from_self and conversation.status in _REOPENING:
                 before = conversation.status
                 conversation.status = ConversationStatus.OPEN
@@ -476,10 +487,11 @@ class _PageIngest:
                     "last_message_at = v.last_message_at, "
                     "last_message_preview = v.last_message_preview, "
                     "last_message_direction = v.last_message_direction, status = v.status, "
-                    "snoozed_until = v.snoozed_until, updated_at = v.updated_at "
+                    "snoozed_until = v.snoozed_until, updated_at = v.updated_at, "
+                    "waiting_since = v.waiting_since, language = v.language "
                     "FROM (VALUES %s) AS v (id, message_count, last_message_at, "
                     "last_message_preview, last_message_direction, status, snoozed_until, "
-                    "updated_at) WHERE c.id = v.id",
+                    "updated_at, waiting_since, language) WHERE c.id = v.id",
                     [
                         (
                             c.id,
@@ -490,11 +502,13 @@ class _PageIngest:
                             c.status,
                             c.snoozed_until,
                             self.now,
+                            c.waiting_since,
+                            c.language,
                         )
                         for c in existing
                     ],
                     template="(%s::bigint, %s::integer, %s::timestamptz, %s, %s, %s, "
-                    "%s::timestamptz, %s::timestamptz)",
+                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s)",
                     page_size=len(existing),
                 )
             for conversation in existing:
@@ -622,6 +636,8 @@ _CONVERSATION_AGGREGATES = [
     "status",
     "snoozed_until",
     "updated_at",
+    "waiting_since",
+    "language",
 ]
 
 

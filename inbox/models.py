@@ -6,8 +6,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from channels_integrations.models import ChannelAccount, Platform
 
@@ -52,6 +54,23 @@ class Membership(models.Model):
         return f"{self.user} in {self.department} ({self.role})"
 
 
+class Tag(models.Model):
+    """A label for conversations and persons ("billing", "press"); unique ignoring case."""
+
+    name = models.CharField(max_length=60)
+    color = models.CharField(max_length=7, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="tag_unique_name_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Stance(models.TextChoices):
     NONE = "", "—"
     SKEPTIC = "skeptic", "Skeptic"
@@ -65,11 +84,62 @@ class Person(models.Model):
     display_name = models.CharField(max_length=300)
     vip = models.BooleanField(default=False)
     banned = models.BooleanField(default=False)
+    # Blocked in the inbox: their new conversations arrive as "ignored" (not a platform ban).
+    blocked = models.BooleanField(default=False)
     stance = models.CharField(max_length=30, choices=Stance.choices, blank=True, default="")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="persons")
+    # Set when this person was merged into another; the row stays so the merge can be undone.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_persons"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class PersonNote(models.Model):
+    """What colleagues should know about a person ("called the hotline twice about billing")."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"note on {self.person_id}"
+
+
+class PersonMerge(models.Model):
+    """One merge of `merged` into `kept`, with what moved, so that it can be undone exactly."""
+
+    kept = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_kept")
+    merged = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_merged")
+    contact_ids = models.JSONField(default=list)
+    note_ids = models.JSONField(default=list)
+    tag_ids = models.JSONField(default=list)
+    # Flags the kept person gained from the merged one (vip, banned, blocked, stance).
+    flags_before = models.JSONField(default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} into {self.kept_id}"
 
 
 class Contact(models.Model):
@@ -111,6 +181,13 @@ class ConversationStatus(models.TextChoices):
     SNOOZED = "snoozed", "Snoozed"
     RESOLVED = "resolved", "Resolved"
     IGNORED = "ignored", "Ignored"
+
+
+class Sentiment(models.TextChoices):
+    NONE = "", "—"
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
 
 
 class Priority(models.IntegerChoices):
@@ -165,8 +242,18 @@ class Conversation(models.Model):
         Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
     )
 
+    tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
+    # Of the first inbound message (the language filter); the sentiment roll-up of the thread.
+    language = models.CharField(max_length=12, blank=True, default="")
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True, default="")
+
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # The next SLA deadline of any kind (the "SLA due first" sort); None when nothing is due.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Since when the customer has been waiting for us: their oldest unanswered message.
+    # None when the last word is ours (the "longest waiting" sort).
+    waiting_since = models.DateTimeField(null=True, blank=True)
     # Denormalized for the list, so it renders from one table.
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=300, blank=True, default="")
@@ -190,6 +277,16 @@ class Conversation(models.Model):
         ]
         indexes = [
             models.Index(fields=["-last_message_at", "-id"], name="conversation_newest_idx"),
+            models.Index(
+                fields=["channel_account", "-last_message_at", "-id"],
+                name="conv_channel_newest_idx",
+            ),
+            models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
+            models.Index(fields=["sla_due_at", "id"], name="conv_sla_due_idx"),
+            models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_idx"),
+            models.Index(
+                fields=["department", "-last_message_at", "-id"], name="conv_department_idx"
+            ),
             models.Index(
                 fields=["channel_account", "post_external_id"],
                 condition=~Q(post_external_id=""),
@@ -255,9 +352,16 @@ class Message(models.Model):
     # fragments' version, so a browser never replaces a newer rendering with an older one.
     updated_at = models.DateTimeField(auto_now=True)
     raw = models.JSONField(null=True, blank=True)
+    # German and English stems of `text`, kept by a database trigger on PostgreSQL (see
+    # migration 0004); searched with both configurations so "Rechnungen" finds "Rechnung".
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["sent_at", "id"]
+        # The GIN index on search_vector is made by migration 0004 on PostgreSQL only.
+        indexes = [
+            models.Index(fields=["conversation", "sent_at", "id"], name="message_thread_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["channel_account", "external_id"],
@@ -367,6 +471,11 @@ class EventKind(models.TextChoices):
     MESSAGE_EDITED = "message_edited", "Edited by its author"
     MESSAGE_STATE_CHANGED = "message_state_changed", "Platform state changed"
     REPLY_RECONCILED = "reply_reconciled", "Reply found on the platform"
+    ASSIGNED = "assigned", "Assigned"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    TAGS_CHANGED = "tags_changed", "Tags changed"
+    NOTE_ADDED = "note_added", "Internal note"
+    REPLY_TAKEN_OVER = "reply_taken_over", "Took over the reply"
 
 
 class ConversationEvent(models.Model):
@@ -385,3 +494,211 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.conversation_id}"
+
+
+class Note(models.Model):
+    """An internal note in a conversation: never sent anywhere; @mentions notify colleagues."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField()
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note on {self.conversation_id}"
+
+
+class Tone(models.TextChoices):
+    """How a brand addresses people; German makes the choice explicit ("Du" or "Sie")."""
+
+    DU = "du", "Du (informal)"
+    SIE = "sie", "Sie (formal)"
+
+
+class SavedReply(models.Model):
+    """A reusable answer, found in the composer by typing `/` and its shortcut or title.
+
+    Its text comes in variants per language and tone; `departments` limits who sees it (none: all).
+    """
+
+    title = models.CharField(max_length=120)
+    shortcut = models.SlugField(max_length=40)
+    departments = models.ManyToManyField(Department, blank=True, related_name="saved_replies")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["shortcut"], name="saved_reply_unique_shortcut"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedReplyVariant(models.Model):
+    """One wording of a saved reply; placeholders: {author}, {agent}, {channel}, {date}."""
+
+    saved_reply = models.ForeignKey(SavedReply, on_delete=models.CASCADE, related_name="variants")
+    language = models.CharField(max_length=12, default="en")
+    tone = models.CharField(max_length=10, choices=Tone.choices, blank=True, default="")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["language", "tone"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["saved_reply", "language", "tone"], name="saved_reply_variant_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.saved_reply_id} {self.language}/{self.tone}"
+
+
+class AgentSignature(models.Model):
+    """Appended to an agent's replies; per channel, or for every channel (channel empty)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signatures"
+    )
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "channel_account"], name="signature_unique_per_channel"
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(channel_account__isnull=True),
+                name="signature_unique_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature of {self.user_id}"
+
+
+class SavedView(models.Model):
+    """A user's named list filter (the list page's query string), shown in the navigation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned to me"
+    MENTIONED = "mentioned", "Mentioned in a note"
+    NEW_ITEM = "new_item", "New item in my queues"
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SEND_FAILED = "send_failed", "Failed send"
+
+
+class Notification(models.Model):
+    """One entry in a user's notification centre."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_user_idx"),
+            models.Index(
+                fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"
+
+
+def _all_notification_kinds() -> list[str]:
+    return [kind.value for kind in NotificationKind]
+
+
+class AgentPreferences(models.Model):
+    """How and when a user wants to be told: per kind in the app and on the desktop, sound,
+    quiet hours, working hours (desktop pop-ups and sounds only inside them)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_preferences"
+    )
+    in_app_kinds = models.JSONField(default=_all_notification_kinds)
+    desktop_kinds = models.JSONField(default=list)
+    sound = models.BooleanField(default=False)
+    quiet_from = models.TimeField(null=True, blank=True)
+    quiet_until = models.TimeField(null=True, blank=True)
+    # ISO weekdays (1 = Monday) and hours; empty days mean "no fixed working hours".
+    working_days = models.JSONField(default=list, blank=True)
+    working_from = models.TimeField(null=True, blank=True)
+    working_until = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="Europe/Berlin")
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+class ConversationPresence(models.Model):
+    """Who has a conversation open right now (one row per browser connection), and whether
+    they are writing a reply: the "also viewing" list and the reply collision guard.
+
+    Rows are refreshed by the live socket's heartbeat and count only while fresh, so a browser
+    that vanished without saying goodbye stops counting by itself.
+    """
+
+    connection = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="presences"
+    )
+    composing = models.BooleanField(default=False)
+    composing_since = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "seen_at"], name="presence_conv_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.conversation_id}"

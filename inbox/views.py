@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,7 +14,7 @@ from channels_integrations.registry import connector_class
 from inbox import actions
 from inbox.access import AccessDenied
 from inbox.forms import ReplyForm
-from inbox.models import Conversation, Direction, Message, OutboundAction
+from inbox.models import Conversation, Message, OutboundAction
 
 PAGE_SIZE = 50
 
@@ -84,44 +84,6 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_object_or_404(_conversations(request), pk=pk)
-    form = ReplyForm(request.POST)
-    error = ""
-    if form.is_valid():
-        in_reply_to = None
-        if form.cleaned_data["in_reply_to"]:
-            in_reply_to = Message.objects.filter(
-                conversation=conversation,
-                pk=form.cleaned_data["in_reply_to"],
-                direction=Direction.INBOUND,
-            ).first()
-        try:
-            action = actions.queue_reply(
-                user=request.user,
-                conversation=conversation,
-                text=form.cleaned_data["text"],
-                in_reply_to=in_reply_to,
-                private=form.cleaned_data["private"],
-            )
-        except actions.ActionRefused as exc:
-            error = str(exc)
-        except AccessDenied:
-            return HttpResponse(status=404)
-        else:
-            if not request.htmx:  # type: ignore[attr-defined]
-                return redirect("inbox:conversation", pk=conversation.pk)
-            assert action.message_id is not None  # a reply always has its outbound message
-            return _message_fragment(request, action.message_id)
-    else:
-        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "inbox/_form_error.html", {"error": error}, status=422)
-    return HttpResponseBadRequest(error)
-
-
-@login_required
-@require_POST
 def retry(request: HttpRequest, pk: int) -> HttpResponse:
     action = get_object_or_404(
         OutboundAction.objects.filter(conversation__in=_conversations(request)), pk=pk
@@ -137,7 +99,7 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     message_id = action.message_id or action.target_message_id
     if message_id is None:
         return HttpResponse(status=204)
-    return _message_fragment(request, message_id)
+    return message_fragment(request, message_id)
 
 
 @login_required
@@ -160,10 +122,10 @@ def message_action(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         return HttpResponse(status=404)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("inbox:conversation", pk=message.conversation_id)
-    return _message_fragment(request, message.pk)
+    return message_fragment(request, message.pk)
 
 
-def _message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
+def message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
     """One message as the thread shows it (the same partial the live events carry)."""
     message = (
         Message.objects.select_related(

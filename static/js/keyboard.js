@@ -1,0 +1,1 @@
+// keyboard: see the module's own comment once written.

@@ -1,0 +1,1 @@
+// notifications: see the module's own comment once written.

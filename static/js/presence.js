@@ -1,0 +1,1 @@
+// presence: see the module's own comment once written.

@@ -1,0 +1,1 @@
+// saved_replies: see the module's own comment once written.
