@@ -62,6 +62,8 @@ class InboundItem:
     post_external_id: str = ""
     post_text: str = ""
     post_permalink: str = ""
+    # A picture of the post (its image or video thumbnail), for the "media preview" link.
+    post_media_url: str = ""
     # As the platform reports it now; a known item seen again with another state is updated.
     state: str = ItemState.VISIBLE
     # Set when the platform says the author edited the text after posting.

@@ -69,6 +69,7 @@ def create_channel(
     poll_interval_seconds: int,
     departments: Iterable[Department] = (),
     backfill_days: int = 0,
+    reply_defaults: Mapping[str, str] | None = None,
 ) -> ChannelAccount:
     """Connect a new channel, paused until an admin has tested it and starts polling.
 
@@ -89,6 +90,7 @@ def create_channel(
             status=ChannelStatus.PAUSED,
             status_reason=NEW_CHANNEL_REASON,
             backfill_since=backfill_since,
+            **_reply_defaults(reply_defaults),
         )
         account.set_credentials(dict(credentials))
         account.save()
@@ -112,6 +114,7 @@ def update_channel(
     new_credentials: Mapping[str, Any],
     poll_interval_seconds: int,
     departments: Iterable[Department],
+    reply_defaults: Mapping[str, str] | None = None,
 ) -> ChannelAccount:
     """Change a channel's name, settings, poll interval and owners; replace the secrets given.
 
@@ -126,6 +129,9 @@ def update_channel(
         account.settings = {**account.settings, **settings}
         account.poll_interval_seconds = poll_interval_seconds
         fields = ["name", "settings", "poll_interval_seconds"]
+        for name, value in _reply_defaults(reply_defaults).items():
+            setattr(account, name, value)
+            fields.append(name)
         if new_credentials:
             try:
                 stored = account.get_credentials()
@@ -142,6 +148,16 @@ def update_channel(
         ", ".join(sorted(new_credentials)) or "none",
     )
     return account
+
+
+def _reply_defaults(values: Mapping[str, str] | None) -> dict[str, str]:
+    """The composer's defaults for the channel (tone "du"/"sie"/"" and a language code)."""
+    if values is None:
+        return {}
+    tone = values.get("default_tone", "")
+    if tone not in {"", "du", "sie"}:
+        raise ValueError(f"unknown reply tone: {tone!r}")
+    return {"default_tone": tone, "default_language": values.get("default_language", "")[:12]}
 
 
 def pause_channel(*, user: AnyUser, channel: ChannelAccount, reason: str = "") -> ChannelAccount:

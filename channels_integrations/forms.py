@@ -85,6 +85,19 @@ class ChannelForm(forms.Form):
         help_text="Their members see this channel's conversations. Admins see every channel.",
     )
 
+    default_tone = forms.ChoiceField(
+        choices=[("", "Neutral"), ("du", "Du (informal)"), ("sie", "Sie (formal)")],
+        required=False,
+        label="Default tone of replies",
+        help_text="Which wording of a saved reply the composer picks on this channel.",
+    )
+    default_language = forms.ChoiceField(
+        choices=[("", "As the conversation"), ("de", "German"), ("en", "English")],
+        required=False,
+        label="Default reply language",
+        help_text="Used when a conversation's language is not known.",
+    )
+
     def __init__(
         self,
         data: Any = None,
@@ -99,6 +112,8 @@ class ChannelForm(forms.Form):
                 "name": channel.name,
                 "poll_interval_seconds": channel.poll_interval_seconds,
                 "departments": list(channel.departments.all()),
+                "default_tone": channel.default_tone,
+                "default_language": channel.default_language,
             }
         super().__init__(data, initial=initial)
         self.setup_fields = setup_fields
@@ -122,10 +137,16 @@ class ChannelForm(forms.Form):
         order = ["name"]
         order += [SETTING_PREFIX + s.name for s in setup_fields if not s.secret]
         order += [CREDENTIAL_PREFIX + s.name for s in setup_fields if s.secret]
-        order += ["poll_interval_seconds", "departments"]
+        order += ["poll_interval_seconds", "departments", "default_tone", "default_language"]
         if self.is_new:
             order.append("backfill_days")
         self.order_fields(order)
+
+    def reply_defaults(self) -> dict[str, str]:
+        return {
+            "default_tone": self.cleaned_data.get("default_tone") or "",
+            "default_language": self.cleaned_data.get("default_language") or "",
+        }
 
     def settings_data(self) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -307,6 +307,7 @@ def add_channel_form(request: HttpRequest, platform: str) -> HttpResponse:
             poll_interval_seconds=form.cleaned_data["poll_interval_seconds"],
             departments=form.cleaned_data["departments"],
             backfill_days=form.cleaned_data["backfill_days"],
+            reply_defaults=form.reply_defaults(),
         )
         messages.success(
             request, "Channel added. It is paused: test the connection, then start polling."
@@ -444,6 +445,7 @@ def edit_channel(request: HttpRequest, pk: int) -> HttpResponse:
             new_credentials=new_credentials,
             poll_interval_seconds=form.cleaned_data["poll_interval_seconds"],
             departments=form.cleaned_data["departments"],
+            reply_defaults=form.reply_defaults(),
         )
         note = "Channel saved."
         if new_credentials and channel.status == ChannelStatus.NEEDS_REAUTH:

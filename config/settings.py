@@ -156,6 +156,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_integrations.tasks.requeue_stalled_deliveries",
         "schedule": 60.0,
     },
+    "wake-snoozed-conversations": {
+        "task": "inbox.tasks.wake_snoozed",
+        "schedule": 60.0,
+    },
+    "clean-presence": {
+        "task": "inbox.tasks.clean_presence",
+        "schedule": 300.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

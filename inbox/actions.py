@@ -32,6 +32,7 @@ from inbox.models import (
     OutboundState,
     PlatformState,
 )
+from inbox.notifications import notify_send_failed
 
 logger = logging.getLogger(__name__)
 
@@ -405,6 +406,7 @@ def mark_outbound_failed(action: OutboundAction, *, reason: str) -> None:
             kind=EventKind.REPLY_FAILED if action.kind in REPLY_KINDS else EventKind.ACTION_FAILED,
             data={"action_id": action.pk, "kind": action.kind, "reason": reason[:500]},
         )
+        notify_send_failed(action=action)
         _publish_action(action)
 
 

@@ -47,6 +47,7 @@ from inbox.models import (
     Person,
     PlatformState,
 )
+from inbox.notifications import notify_new_items
 
 # The trade's rule: every request answered within 24 hours (SLA policies refine this later).
 DEFAULT_FIRST_RESPONSE_TARGET = timedelta(hours=24)
@@ -107,7 +108,10 @@ def ingest_page(
                 message_ids=page_ingest.changed_messages,
                 new_conversation_ids=page_ingest.new_conversations,
                 channel_account_ids={account.pk},
+                was=page_ingest.was,
             )
+        if page_ingest.new_conversations:
+            notify_new_items(conversation_ids=page_ingest.new_conversations)
     return result
 
 
@@ -122,6 +126,8 @@ class _PageIngest:
         self.changed_conversations: set[int] = set()
         self.changed_messages: set[int] = set()
         self.new_conversations: set[int] = set()
+        # What the changed conversations' list facts were before this page (see inbox.live).
+        self.was: dict[int, dict[str, object]] = {}
         self.events: list[ConversationEvent] = []
         # The conversation of each platform item we have, among those this page refers to.
         self.conversation_of: dict[str, int] = {}
@@ -418,6 +424,7 @@ class _PageIngest:
                     post_external_id=item.post_external_id[:200],
                     post_text=_storable(item.post_text),
                     post_permalink=safe_http_url(item.post_permalink),
+                    post_media_url=safe_http_url(item.post_media_url),
                     status=ConversationStatus.NEW,
                     last_message_at=item.created_at,
                     first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
@@ -454,6 +461,7 @@ class _PageIngest:
                     conversation.language = item.language[:12]
             if not item.from_self and conversation.status in _REOPENING:
                 before = conversation.status
+                self.was.setdefault(conversation.id, {"status": before})
                 conversation.status = ConversationStatus.OPEN
                 conversation.snoozed_until = None
                 events.append(

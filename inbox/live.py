@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -36,8 +36,14 @@ def publish_changes_on_commit(
     message_ids: Iterable[int] = (),
     new_conversation_ids: Iterable[int] = (),
     channel_account_ids: Iterable[int] = (),
+    was: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
     """After the current transaction commits, push the new state of these rows to browsers.
+
+    `was`: for a conversation whose list facts changed (status, assignee, department, tags,
+    mentions), their values before the change, by conversation id. Browsers match both sides
+    against their queues (inbox.queries.Criteria) and move their counts by the difference, so
+    no browser asks the server for counts because of an event. A new conversation needs none.
 
     `channel_account_ids`, when the caller knows them (an ingest page has one channel): if no
     browser listens on any of them, nothing is read or rendered at all.
@@ -53,6 +59,7 @@ def publish_changes_on_commit(
             message_ids=set(message_ids),
             new_conversation_ids=set(new_conversation_ids),
             channel_account_ids=set(channel_account_ids),
+            was={k: dict(v) for k, v in (was or {}).items()},
         ),
         robust=True,
     )
@@ -64,6 +71,7 @@ def send_changes(
     message_ids: set[int],
     new_conversation_ids: set[int] | None = None,
     channel_account_ids: set[int] | None = None,
+    was: dict[int, dict[str, Any]] | None = None,
 ) -> None:
     # The database is the truth and browsers resynchronize when they reconnect: a failure to
     # render or send must never turn a committed ingest or reply into an error.
@@ -75,6 +83,7 @@ def send_changes(
                 conversation_ids,
                 message_ids,
                 new_conversation_ids or set(),
+                was or {},
             )
         )
     except Exception:
@@ -120,8 +129,10 @@ def _render_changes(
     conversation_ids: set[int],
     message_ids: set[int],
     new_conversation_ids: set[int],
+    was: dict[int, dict[str, Any]],
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
+    from inbox.queries import SORTS, mentioned_users, snapshot, sort_value
 
     # An ingest page changes a hundred rows: each template is looked up once, not once a row.
     row_template = get_template("inbox/_conversation_row.html")
@@ -130,10 +141,11 @@ def _render_changes(
     events: list[tuple[str, dict[str, Any]]] = []
     conversations = {
         conversation.id: conversation
-        for conversation in Conversation.objects.filter(id__in=conversation_ids).select_related(
-            "channel_account", "contact", "assignee"
-        )
+        for conversation in Conversation.objects.filter(id__in=conversation_ids)
+        .select_related("channel_account", "contact", "assignee", "department")
+        .prefetch_related("tags")
     }
+    mentions = mentioned_users(conversations) if conversations else {}
     messages = list(
         Message.objects.filter(id__in=message_ids)
         .exclude(conversation_id__in=new_conversation_ids)
@@ -155,6 +167,12 @@ def _render_changes(
                 {
                     "type": "conversation.changed",
                     "conversation_id": conversation.id,
+                    "created": conversation.id in new_conversation_ids,
+                    "facts": snapshot(conversation, mentions.get(conversation.id, ())),
+                    "was": was.get(conversation.id),
+                    "sort": {
+                        key: sort_value(order, conversation) for key, order in SORTS.items()
+                    },
                     "html": row_template.render(context),
                     "head_html": ""
                     if conversation.id in new_conversation_ids

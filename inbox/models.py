@@ -225,6 +225,7 @@ class Conversation(models.Model):
     post_external_id = models.CharField(max_length=200, blank=True, default="")
     post_text = models.TextField(blank=True, default="")
     post_permalink = models.URLField(max_length=1000, blank=True, default="")
+    post_media_url = models.URLField(max_length=1000, blank=True, default="")
 
     status = models.CharField(
         max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.NEW

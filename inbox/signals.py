@@ -1,10 +1,14 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from inbox.live import end_live_session
+from inbox.models import Department, Membership
+from inbox.presence import refresh_live_groups
 
 
 @receiver(user_logged_out)
@@ -14,3 +18,27 @@ def close_live_connections_on_logout(
     # Sent before the session is flushed, so its key still names the tabs to close.
     if user is not None and request is not None and request.session.session_key:
         end_live_session(user.pk, request.session.session_key)
+
+
+# Who sees which channel changed: open live sockets re-join their groups at once (the consumer
+# recomputes them), instead of keeping the old ones until the page reconnects.
+@receiver([post_save, post_delete], sender=Membership)
+def membership_changed(sender: Any, instance: Membership, **kwargs: Any) -> None:
+    refresh_live_groups([instance.user_id])
+
+
+@receiver(m2m_changed, sender=Department.channel_accounts.through)
+def department_channels_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
+    if not action.startswith("post_"):
+        return
+    members = Membership.objects.all()
+    if isinstance(instance, Department):
+        members = members.filter(department=instance)
+    refresh_live_groups(set(members.values_list("user_id", flat=True)))
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def user_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # Superuser and active flags decide visibility too; a login's last_login save does not.
+    if not created and set(kwargs.get("update_fields") or ()) != {"last_login"}:
+        refresh_live_groups([instance.pk])

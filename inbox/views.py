@@ -2,84 +2,180 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_integrations.registry import connector_class
-from inbox import actions
+from inbox import actions, queries
 from inbox.access import AccessDenied
+from inbox.conversation_actions import assignable_users
 from inbox.forms import ReplyForm
-from inbox.models import Conversation, Message, OutboundAction
-
-PAGE_SIZE = 50
+from inbox.models import (
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    Message,
+    OutboundAction,
+    Priority,
+    SavedView,
+)
 
 
 def _conversations(request: HttpRequest) -> QuerySet[Conversation]:
     return Conversation.objects.visible_to(request.user).select_related(
-        "channel_account", "contact", "assignee"
+        "channel_account", "contact", "assignee", "department"
     )
 
 
-def _page(request: HttpRequest) -> tuple[list[Conversation], str]:
-    """Keyset pagination on (last_message_at, id), newest first: no OFFSET scans."""
-    queryset = _conversations(request).order_by("-last_message_at", "-id")
-    before = request.GET.get("before", "")
-    if before:
-        try:
-            stamp, _, pk = before.rpartition("_")
-            when = datetime.fromisoformat(stamp)
-            queryset = queryset.filter(
-                Q(last_message_at__lt=when) | Q(last_message_at=when, id__lt=int(pk))
-            )
-        except ValueError:
-            pass  # a mangled cursor shows the first page rather than an error
-    rows = list(queryset[: PAGE_SIZE + 1])
-    more = ""
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
-        last = rows[-1]
-        more = f"{last.last_message_at.isoformat()}_{last.pk}"
-    return rows, more
+def _list_context(request: HttpRequest) -> dict[str, Any]:
+    saved_views = list(SavedView.objects.filter(user=request.user.pk))
+    page = queries.list_page(request.user, request.GET, saved_views)
+    return {"page": page, "conversations": page.rows, "more": page.next_cursor}
 
 
-@login_required
-@require_GET
-def conversation_list(request: HttpRequest) -> HttpResponse:
-    rows, more = _page(request)
-    context = {"conversations": rows, "more": more}
-    if request.htmx and request.GET.get("partial") == "rows":  # type: ignore[attr-defined]
-        return render(request, "inbox/_conversation_rows.html", context)
-    return render(request, "inbox/inbox.html", context)
-
-
-def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, object]:
-    messages = conversation.messages.select_related(
-        "contact", "author", "outbound_action", "conversation", "channel_account"
-    ).prefetch_related("actions_on")
-    connector = connector_class(conversation.channel_account.platform)
+def _navigation(request: HttpRequest, page: queries.ListPage) -> dict[str, Any]:
+    """The queues and saved views with their counts (one query) and the live matcher's facts."""
+    workspace = page.workspace
+    queues = queries.count_queues(request.user, workspace, workspace.queues(page.saved_views))
     return {
-        "conversation": conversation,
-        "messages": messages,
-        "reply_form": ReplyForm(),
-        "max_reply_length": connector.max_reply_length,
-        "capabilities": sorted(connector.capabilities),
+        "queues": queues,
+        "current_queue": page.queue.key,
+        "workspace_live": {
+            **workspace.as_live(),
+            "queues": {queue.key: queue.criteria.as_live() for queue in queues},
+        },
     }
 
 
 @login_required
 @require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    context = _list_context(request)
+    partial = request.GET.get("partial")
+    if request.htmx and partial == "rows":  # type: ignore[attr-defined]
+        return render(request, "inbox/_conversation_rows.html", context)
+    if partial == "nav":
+        return render(request, "inbox/_nav.html", _navigation(request, context["page"]))
+    if request.htmx and partial == "list":  # type: ignore[attr-defined]
+        return render(request, "inbox/_list_pane.html", context)
+    return render(request, "inbox/inbox.html", {**context, **_navigation(request, context["page"])})
+
+
+def _thread(conversation: Conversation) -> list[tuple[str, Any, int]]:
+    """The thread's items in order: messages and internal notes, each with its nesting depth.
+
+    Comment threads show replies under what they answer, in time order within each level
+    (deeper than MAX_DEPTH stays at MAX_DEPTH so it remains readable); an internal note follows
+    the message before it in time. Chats and mail threads are in time order and do not nest.
+    """
+    messages = list(
+        conversation.messages.select_related("contact", "author", "outbound_action")
+        .prefetch_related("actions_on")
+        .defer("search_vector")
+    )
+    notes = list(conversation.notes.select_related("author").prefetch_related("mentions"))
+    for message in messages:
+        message.conversation = conversation
+        message.channel_account = conversation.channel_account
+    ordered: list[tuple[Message, int]] = [(message, 0) for message in messages]
+    if conversation.kind in {ConversationKind.COMMENT, ConversationKind.MENTION}:
+        known = {m.external_id for m in messages if m.external_id}
+        children: dict[str, list[Message]] = {}
+        roots = []
+        for message in messages:
+            parent = message.parent_external_id
+            if parent and parent in known and parent != message.external_id:
+                children.setdefault(parent, []).append(message)
+            else:
+                roots.append(message)
+        ordered = []
+        seen: set[int] = set()
+
+        def walk(message: Message, level: int) -> None:
+            if message.pk in seen:  # a cycle in platform data must not loop forever
+                return
+            seen.add(message.pk)
+            ordered.append((message, min(level, MAX_DEPTH)))
+            for child in children.get(message.external_id or "", []):
+                walk(child, level + 1)
+
+        for root in roots:
+            walk(root, 0)
+    items: list[tuple[str, Any, int]] = []
+    pending_notes = sorted(notes, key=lambda note: (note.created_at, note.pk))
+    for message, level in ordered:
+        while pending_notes and pending_notes[0].created_at < message.sent_at:
+            items.append(("note", pending_notes.pop(0), 0))
+        items.append(("message", message, level))
+    items.extend(("note", note, 0) for note in pending_notes)
+    return items
+
+
+MAX_DEPTH = 4
+
+
+def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, object]:
+    connector = connector_class(conversation.channel_account.platform)
+    same_post: QuerySet[Conversation] = Conversation.objects.none()
+    if conversation.post_external_id:
+        same_post = (
+            _conversations(request)
+            .filter(
+                channel_account_id=conversation.channel_account_id,
+                post_external_id=conversation.post_external_id,
+            )
+            .exclude(pk=conversation.pk)
+            .order_by("-last_message_at")
+        )
+    siblings = list(same_post[: SIBLINGS_SHOWN + 1])
+    return {
+        "conversation": conversation,
+        "thread": _thread(conversation),
+        "reply_form": ReplyForm(),
+        "max_reply_length": connector.max_reply_length,
+        "capabilities": sorted(connector.capabilities),
+        "siblings": siblings[:SIBLINGS_SHOWN],
+        "more_siblings": len(siblings) > SIBLINGS_SHOWN,
+        "post_filter": f"{conversation.channel_account_id}:{conversation.post_external_id}",
+        **conversation_controls(conversation),
+        "timeline": conversation.events.select_related("actor").order_by("-created_at", "-id")[
+            :TIMELINE_SHOWN
+        ],
+    }
+
+
+def conversation_controls(conversation: Conversation) -> dict[str, Any]:
+    """What the header's assign, status and priority controls offer for this conversation."""
+    return {
+        "assignable": assignable_users(conversation),
+        "departments": conversation.channel_account.departments.all(),
+        "statuses": ConversationStatus.choices,
+        "priorities": Priority.choices,
+    }
+
+
+SIBLINGS_SHOWN = 8
+TIMELINE_SHOWN = 200
+
+
+@login_required
+@require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_object_or_404(_conversations(request), pk=pk)
+    conversation = get_object_or_404(_conversations(request).prefetch_related("tags"), pk=pk)
     context = _conversation_context(request, conversation)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "inbox/_conversation.html", context)
-    rows, more = _page(request)
-    return render(request, "inbox/inbox.html", {**context, "conversations": rows, "more": more})
+        return render(request, "inbox/_conversation_pane.html", context)
+    list_context = _list_context(request)
+    return render(
+        request,
+        "inbox/inbox.html",
+        {**context, **list_context, **_navigation(request, list_context["page"])},
+    )
 
 
 @login_required

@@ -90,7 +90,7 @@ PRIVATE_REPLY_WINDOW = timedelta(days=7)
 # Graph timestamps have whole seconds; our own clock does not.
 CLOCK_SLACK = timedelta(seconds=5)
 
-POST_FIELDS = "id,message,created_time,updated_time,permalink_url"
+POST_FIELDS = "id,message,created_time,updated_time,permalink_url,full_picture"
 COMMENT_FIELDS = (
     "id,message,created_time,from{id,name},parent{id},is_hidden,can_hide,can_remove,"
     "can_reply_privately,comment_count,like_count,permalink_url,attachment"
@@ -678,6 +678,7 @@ def normalize_comment(
         post_external_id=str(post.get("id") or ""),
         post_text=_text(post.get("message")),
         post_permalink=safe_http_url(post.get("permalink_url")),
+        post_media_url=safe_http_url(post.get("full_picture")),
         state=ItemState.HIDDEN if hidden else ItemState.VISIBLE,
         from_self=bool(page_id) and author["id"] == page_id,
         attachments=_attachments(comment.get("attachment")),

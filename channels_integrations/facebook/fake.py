@@ -345,6 +345,7 @@ class FakeFacebook(GraphFake):
                 "created_time": graph_time(post.created),
                 "updated_time": graph_time(post.created),
                 "permalink_url": self._post_permalink(post.id),
+                "full_picture": f"https://scontent.xx.fbcdn.net/v/t39.30808-6/{post.id}_n.jpg",
                 "from": {"id": self.page.id, "name": self.page.name},
                 "status_type": "mobile_status_update",
                 "is_hidden": False,

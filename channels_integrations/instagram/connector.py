@@ -75,7 +75,8 @@ CLOCK_SLACK = timedelta(seconds=5)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 
 MEDIA_FIELDS = (
-    "id,caption,media_type,media_product_type,permalink,timestamp,comments_count,username"
+    "id,caption,media_type,media_product_type,permalink,timestamp,comments_count,username,"
+    "media_url,thumbnail_url"
 )
 REPLY_FIELDS = "id,text,timestamp,username,from,parent_id,hidden"
 COMMENT_FIELDS = (
@@ -603,6 +604,8 @@ def normalize_comment(
         post_external_id=media_id,
         post_text=_text(media.get("caption")),
         post_permalink=safe_http_url(media.get("permalink")),
+        # Videos have a thumbnail; pictures are their own media.
+        post_media_url=safe_http_url(media.get("thumbnail_url") or media.get("media_url")),
         state=ItemState.HIDDEN if hidden else ItemState.VISIBLE,
         from_self=(bool(account_id) and author_id == account_id)
         or (bool(account_username) and username == account_username),

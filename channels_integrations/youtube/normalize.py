@@ -132,6 +132,9 @@ def normalize_comment(comment: Any, *, thread: dict[str, Any], channel_id: str) 
         permalink=comment_url(video_id, comment_id),
         post_external_id=video_id,
         post_permalink=video_url(video_id),
+        post_media_url=f"https://i.ytimg.com/vi/{quote(video_id, safe='')}/hqdefault.jpg"
+        if video_id
+        else "",
         state=STATES[status],
         edited_at=updated_at if updated_at > created_at else None,
         from_self=bool(channel_id) and author_id == channel_id,

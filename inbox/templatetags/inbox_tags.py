@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from inbox.actions import CAPABILITY_FOR, unavailable_reason
-from inbox.models import Direction, Message, OutboundAction, OutboundKind, OutboundState
+from inbox.models import (
+    ConversationEvent,
+    Direction,
+    EventKind,
+    Message,
+    OutboundAction,
+    OutboundKind,
+    OutboundState,
+    Priority,
+)
 
 register = template.Library()
 
@@ -65,3 +77,76 @@ def pending_actions(message: Message) -> list[OutboundAction]:
         if action.kind not in {OutboundKind.REPLY, OutboundKind.PRIVATE_REPLY}
         and action.state in {OutboundState.QUEUED, OutboundState.SENDING, OutboundState.FAILED}
     ]
+
+
+@register.filter
+def is_past(value: datetime | None) -> bool:
+    return value is not None and value <= timezone.now()
+
+
+@register.filter
+def initials(user: Any) -> str:
+    """Two letters for an avatar chip: first and last name, or the user name."""
+    name = (user.get_full_name() or user.get_username()).strip()
+    parts = name.split()
+    if len(parts) >= 2:
+        return (parts[0][0] + parts[-1][0]).upper()
+    return name[:2].upper()
+
+
+@register.filter
+def depth_class(level: int) -> str:
+    return f"depth-{min(int(level), 4)}"
+
+
+@register.simple_tag
+def event_summary(event: ConversationEvent) -> str:
+    """One line for the timeline: what happened (the actor and time are shown beside it)."""
+    data = event.data or {}
+    kind = event.kind
+    if kind == EventKind.STATUS_CHANGED:
+        text = f"Status {data.get('before', '?')} → {data.get('after', '?')}"
+        if data.get("snoozed_until"):
+            text += f" until {str(data['snoozed_until'])[:16].replace('T', ' ')}"
+        if data.get("reason"):
+            text += f" ({data['reason']})"
+        return text
+    if kind == EventKind.ASSIGNED:
+        who = data.get("assignee_name") or "nobody"
+        text = f"Assigned to {who}"
+        if data.get("department_name"):
+            text += f", department {data['department_name']}"
+        return text
+    if kind == EventKind.PRIORITY_CHANGED:
+        labels: dict[Any, str] = dict(Priority.choices)
+        return (
+            f"Priority {labels.get(data.get('before'), '?')} → {labels.get(data.get('after'), '?')}"
+        )
+    if kind == EventKind.TAGS_CHANGED:
+        parts = []
+        if data.get("added"):
+            parts.append("added " + ", ".join(data["added"]))
+        if data.get("removed"):
+            parts.append("removed " + ", ".join(data["removed"]))
+        return "Tags: " + "; ".join(parts)
+    label = str(EventKind(kind).label) if kind in EventKind.values else kind
+    if data.get("kind"):
+        label += f" ({data['kind']})"
+    if data.get("error"):
+        label += f": {data['error']}"
+    return label
+
+
+@register.simple_tag
+def reply_offers(message: Message) -> list[OfferedAction]:
+    """Reply and private reply to this item, where its platform supports them on it."""
+    if message.direction != Direction.INBOUND or not message.external_id:
+        return []
+    offers = []
+    for kind, label in (
+        (OutboundKind.REPLY, "Reply"),
+        (OutboundKind.PRIVATE_REPLY, "Private reply"),
+    ):
+        if not unavailable_reason(message, kind):
+            offers.append(OfferedAction(kind, label))
+    return offers

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from channels_integrations.fake_platforms import demo_mail_channel, demo_platforms
 from channels_integrations.models import ChannelAccount, ChannelStatus, Platform
+from inbox.composer import seed_demo_saved_replies
 from inbox.models import Department, Membership, MembershipRole
 
 DEMO_PASSWORD = "inbox-demo"  # noqa: S105  (printed on purpose: it is a local demo)
@@ -68,6 +69,7 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(
             user=agent, department=department, defaults={"role": MembershipRole.AGENT}
         )
+        seed_demo_saved_replies()
 
         root = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
         names = []

@@ -1,0 +1,20 @@
+"""Inbox housekeeping tasks (thin: they call actions)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from inbox.conversation_actions import wake_snoozed_conversations
+from inbox.presence import clean_stale_presence
+
+
+@shared_task(name="inbox.tasks.wake_snoozed")
+def wake_snoozed() -> int:
+    """Reopen snoozed conversations whose snooze time has passed (see the action)."""
+    return wake_snoozed_conversations()
+
+
+@shared_task(name="inbox.tasks.clean_presence")
+def clean_presence() -> int:
+    """Delete presence rows of browsers that went away without a goodbye."""
+    return clean_stale_presence()
