@@ -31,10 +31,9 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # Python puts this script's folder first on the path, where this file would shadow the `inbox`
-# app: the project root goes first, the folder last (for `workspace`, the generator).
+# app: the project root takes its place (the generator is imported as `bench.workspace`).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "bench"))
 
 from config.create_database import ensure_database  # noqa: E402  (needs ROOT on the path)
 
@@ -339,7 +338,7 @@ def database_url_or_exit() -> tuple[str, str]:
 
 def prepare_workspace(args: argparse.Namespace, name: str, created: bool) -> Any:
     """Reuse the generated workspace if it matches the asked size, else (re)generate it."""
-    from workspace import (
+    from bench.workspace import (
         WorkspaceSummary,
         generate_workspace,
         read_marker,

@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "channels_integrations.context_processors.channel_alerts",
+                "inbox.notification_views.notification_bell",
             ],
         },
     },

@@ -9,8 +9,9 @@ counts move without asking the server.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -329,6 +330,44 @@ def wake_snoozed_conversations(*, now: datetime | None = None) -> int:
             conversation_ids=[c.pk for c in due], was={c.pk: {"status": "snoozed"} for c in due}
         )
     return len(due)
+
+
+SNOOZE_PRESETS = {
+    "1h": "For an hour",
+    "3h": "For three hours",
+    "tomorrow": "Until tomorrow, 9:00",
+    "monday": "Until Monday, 9:00",
+}
+
+
+def snooze_until(preset: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """The time a snooze preset means for someone in `zone` (mornings are 9:00 local time)."""
+    if preset == "1h":
+        return now + timedelta(hours=1)
+    if preset == "3h":
+        return now + timedelta(hours=3)
+    local = now.astimezone(zone)
+    days = 1 if preset == "tomorrow" else (7 - local.weekday()) or 7
+    day = (local + timedelta(days=days)).date()
+    return datetime.combine(day, time(9, 0), zone)
+
+
+def user_zone(user: AnyUser) -> ZoneInfo:
+    """The user's time zone from their preferences (the server's when unset or unknown)."""
+    from django.conf import settings
+
+    from inbox.models import AgentPreferences
+
+    name = (
+        AgentPreferences.objects.filter(user_id=int(user.pk or 0))
+        .values_list("time_zone", flat=True)
+        .first()
+        or settings.TIME_ZONE
+    )
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
 
 
 def _name(user: Any | None) -> str:

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from inbox import conversation_actions as conv
@@ -55,6 +56,10 @@ class AssignForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=ConversationStatus.choices)
+    snooze = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), ("custom", "custom"), *conv.SNOOZE_PRESETS.items()],
+    )
     snoozed_until = forms.DateTimeField(
         required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
     )
@@ -133,11 +138,17 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def status(request: HttpRequest, pk: int) -> HttpResponse:
     def act(data: dict[str, Any]) -> object:
+        until = data.get("snoozed_until")
+        zone = conv.user_zone(request.user)
+        if data.get("snooze") in conv.SNOOZE_PRESETS:
+            until = conv.snooze_until(data["snooze"], now=timezone.now(), zone=zone)
+        elif until is not None and timezone.is_naive(until):
+            until = timezone.make_aware(until, zone)  # typed in the agent's own time zone
         return conv.set_status(
             user=request.user,
             conversation_ids=[pk],
             status=data["status"],
-            snoozed_until=data.get("snoozed_until"),
+            snoozed_until=until,
         )
 
     return _conversation_action(request, pk, StatusForm, act)

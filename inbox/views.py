@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_integrations.registry import connector_class
 from inbox import actions, queries
 from inbox.access import AccessDenied
-from inbox.conversation_actions import assignable_users
+from inbox.conversation_actions import SNOOZE_PRESETS, assignable_users
 from inbox.forms import ReplyForm
 from inbox.models import (
     Conversation,
@@ -156,6 +156,7 @@ def conversation_controls(conversation: Conversation) -> dict[str, Any]:
         "departments": conversation.channel_account.departments.all(),
         "statuses": ConversationStatus.choices,
         "priorities": Priority.choices,
+        "snooze_presets": list(SNOOZE_PRESETS.items()),
     }
 
 

@@ -167,6 +167,13 @@
   }
 
   document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-snooze-select]")) {
+      // A preset snoozes at once; "a time I choose" opens the date field instead.
+      const custom = event.target.form.querySelector(".snooze-custom");
+      if (event.target.value === "custom") { custom.hidden = false; custom.querySelector("input").focus(); }
+      else event.target.form.requestSubmit();
+      return;
+    }
     if (event.target.id === "select-all") {
       for (const box of document.querySelectorAll("#conversation-list .row-select")) box.checked = event.target.checked;
       refreshSelection();
