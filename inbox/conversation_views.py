@@ -180,7 +180,9 @@ def tags(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class BulkForm(forms.Form):
-    ids = forms.CharField(max_length=20000)
+    ids = forms.CharField(
+        max_length=20000, error_messages={"required": "Select at least one conversation."}
+    )
     action = forms.ChoiceField(
         choices=[("assign", "Assign"), ("status", "Status"), ("tag", "Tag"), ("hide", "Hide")]
     )

@@ -200,14 +200,15 @@ class Priority(models.IntegerChoices):
 class ConversationQuerySet(models.QuerySet["Conversation"]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ConversationQuerySet:
         """The one place that decides which conversations a user may see."""
-        from inbox.access import visible_channel_ids
+        from inbox.access import visible_channels_subquery
 
         if not user.is_authenticated:
             return self.none()
-        channel_ids = visible_channel_ids(user)
-        if channel_ids is None:
+        channels = visible_channels_subquery(user)
+        if channels is None:
             return self
-        return self.filter(channel_account_id__in=channel_ids)
+        # A subquery, not a list: the caller's query stays one statement (list counts).
+        return self.filter(channel_account_id__in=channels)
 
 
 class Conversation(models.Model):

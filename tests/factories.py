@@ -69,6 +69,7 @@ def make_conversation(
     text: str = "Hello @brand",
     author: str = "Jane Doe",
     when: datetime | None = None,
+    **fields: Any,
 ) -> Conversation:
     n = next(_counter)
     when = when or timezone.now() - timedelta(minutes=n)
@@ -90,6 +91,7 @@ def make_conversation(
         last_message_preview=text[:140],
         last_message_direction=Direction.INBOUND,
         message_count=1,
+        **{"waiting_since": when, **fields},
     )
     Message.objects.create(
         conversation=conversation,

@@ -9,6 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from channels_integrations.text import safe_http_url
 from inbox.actions import CAPABILITY_FOR, unavailable_reason
 from inbox.models import (
     ConversationEvent,
@@ -150,3 +151,10 @@ def reply_offers(message: Message) -> list[OfferedAction]:
         if not unavailable_reason(message, kind):
             offers.append(OfferedAction(kind, label))
     return offers
+
+
+@register.filter
+def safe_url(value: str | None) -> str:
+    """The URL if it is plain http(s), else "": stored platform URLs are never trusted in hrefs
+    (ingest checks them too; this holds for rows written any other way)."""
+    return safe_http_url(value or "")

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from tests import factories
 from tests.stack import running_stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -39,8 +40,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # Generous on purpose: a worker under load (CI) is slow, and expect() returns as soon as it holds.
 LIVE_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_MS = 15_000
@@ -81,13 +82,13 @@ class Workspace:
         self.pages: list[Page] = []
 
     def sign_in(
-        self, user: Any, path: str = "/inbox/", *, viewport: dict[str, int] | None = None
+        self, user: Any, path: str = "/inbox/", *, viewport: ViewportSize | None = None
     ) -> Page:
         """A new browser context (its own cookies) where `user` signed in through the form and
         the live socket is connected, showing `path`."""
         from playwright.sync_api import expect
 
-        context = self.browser.new_context(viewport=viewport or LAPTOP)  # type: ignore[arg-type]
+        context = self.browser.new_context(viewport=viewport or LAPTOP)
         page = context.new_page()
         self.pages.append(page)
         page.goto(self.base_url + path)
@@ -111,10 +112,9 @@ class Workspace:
         for number, page in enumerate(self.pages, start=1):
             if page.is_closed():
                 continue
-            try:
+            # A page that cannot be captured must not hide the test's own failure.
+            with suppress(Exception):
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{number}.png"), full_page=True)
-            except Exception:  # noqa: BLE001 - a broken page must not hide the test's own failure
-                continue
 
 
 @pytest.fixture
