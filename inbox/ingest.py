@@ -309,6 +309,18 @@ class _PageIngest:
         contacts = self._contacts(theirs)
         items = parents_first([*theirs, *own])
         conversations, created = self._conversations(items, contacts)
+        if created:
+            # A person blocked in the inbox: their new conversations arrive set aside, not as
+            # work (one query for the page; the items are still stored, nothing is lost).
+            blocked = set(
+                Person.objects.filter(
+                    blocked=True,
+                    contacts__pk__in={c.contact_id for c in created.values() if c.contact_id},
+                ).values_list("contacts__pk", flat=True)
+            )
+            for conversation in created.values():
+                if conversation.contact_id in blocked:
+                    conversation.status = ConversationStatus.IGNORED
         placed = [
             (item, conversations[item.external_id])
             for item in items

@@ -248,3 +248,35 @@ def test_ids_longer_than_the_columns_are_kept_distinct(feed):
     ingest(feed, [comment(long_a, "first")])  # the same item again: still known
     assert Message.objects.count() == 2
     assert all(len(m.external_id) <= 200 for m in Message.objects.all())
+
+
+def test_a_blocked_persons_new_conversations_arrive_ignored_and_nothing_is_lost(feed):
+    ingest(feed, [comment("c1", "first")])
+    person = Conversation.objects.get().contact.person
+    person.blocked = True
+    person.save()
+    ingest(feed, [comment("c2", "spam again", minutes=5), comment("c3", "hi", author="u9")])
+    statuses = dict(Conversation.objects.values_list("thread_key", "status"))
+    assert statuses == {"c1": "new", "c2": "ignored", "c3": "new"}
+    assert Message.objects.filter(external_id="c2").exists()
+
+
+def test_the_list_keys_follow_the_conversation(feed, agent):
+    ingest(feed, [comment("c1", "Hallo?", language="de")])
+    conversation = Conversation.objects.get()
+    assert conversation.language == "de"
+    assert conversation.waiting_since == T0
+    assert conversation.sla_due_at == T0 + timedelta(hours=24)
+    ingest(feed, [comment("r1", "Noch da?", thread="c1", parent="c1", minutes=10)])
+    conversation.refresh_from_db()
+    assert conversation.waiting_since == T0  # waiting since the first unanswered message
+    ingest(
+        feed,
+        [
+            comment(
+                "r2", "Ja!", thread="c1", parent="c1", minutes=20, by=PAGE_AUTHOR, from_self=True
+            )
+        ],
+    )
+    conversation.refresh_from_db()
+    assert conversation.waiting_since is None  # answered on the platform itself
