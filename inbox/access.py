@@ -5,6 +5,8 @@ Pages, actions, the live-update consumer and (later) the API all ask here; nothi
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -33,6 +35,21 @@ def visible_channel_ids(user: AnyUser) -> set[int] | None:
             department__memberships__user_id=user.pk
         ).values_list("channelaccount_id", flat=True)
     )
+
+
+def visible_channel_ids_by_user(user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """visible_channel_ids for many members in one query (superusers: decided by the caller,
+    they see every channel; inactive users: by the caller too)."""
+    from inbox.models import Department
+
+    visible: dict[int, set[int]] = defaultdict(set)
+    ids = set(user_ids)
+    if ids:
+        for user_id, channel_id in Department.channel_accounts.through.objects.filter(
+            department__memberships__user_id__in=ids
+        ).values_list("department__memberships__user_id", "channelaccount_id"):
+            visible[user_id].add(channel_id)
+    return visible
 
 
 def visible_channels_subquery(user: AnyUser) -> QuerySet[Any] | None:

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inbox import live
-from inbox.access import AccessDenied, AnyUser
+from inbox.access import AccessDenied, AnyUser, visible_channel_ids_by_user
 from inbox.models import (
     AgentPreferences,
     Conversation,
@@ -393,19 +393,6 @@ def _subject(conversation: Conversation) -> str:
     return f"{who} on {channel}" if who else channel
 
 
-def _visible_channels(user_ids: set[int]) -> dict[int, set[int]]:
-    """Per user id, the channel ids they may see: the rule of inbox.access.visible_channel_ids
-    (members see their departments' channels), for many users in one query. Superusers are
-    decided by the caller (they see everything)."""
-    visible: dict[int, set[int]] = defaultdict(set)
-    if user_ids:
-        for user_id, channel_id in Department.channel_accounts.through.objects.filter(
-            department__memberships__user_id__in=user_ids
-        ).values_list("department__memberships__user_id", "channelaccount_id"):
-            visible[user_id].add(channel_id)
-    return visible
-
-
 def _may_see(user: AbstractBaseUser, conversation: Conversation | None, visible: set[int]) -> bool:
     if conversation is None:
         return True
@@ -431,7 +418,7 @@ def _deliver(wanted: list[_Wanted]) -> None:
         for w in wanted
         if w.conversation is not None and not getattr(w.user, "is_superuser", False)
     }
-    visible = _visible_channels(needs_visibility)
+    visible = visible_channel_ids_by_user(needs_visibility)
     rows: list[Notification] = []
     seen: set[tuple[int, str, int | None]] = set()
     for w in wanted:

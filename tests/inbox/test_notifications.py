@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem
 from inbox import notifications
+from inbox.access import visible_channel_ids_by_user
 from inbox.actions import claim_outbound_action, mark_outbound_failed, queue_reply
 from inbox.ingest import ingest_page
 from inbox.live import user_group
@@ -183,7 +184,7 @@ def test_the_visibility_rule_matches_the_access_helper(
 
     other = factories.make_mastodon_channel(department=factories.make_department("Press"))
     users = [agent, outsider]
-    visible = notifications._visible_channels({u.pk for u in users})
+    visible = visible_channel_ids_by_user({u.pk for u in users})
     for user in users:
         for ch in (channel, other):
             assert (ch.pk in visible.get(user.pk, set())) == can_view_channel(user, ch.pk)
