@@ -125,7 +125,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels_redis blocks up to 5 s per receive; redis-py's own socket timeout must
+                # be longer, or an idle socket's read times out and drops the browser's websocket.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "inbox"),
                 "capacity": 1000,
                 "expiry": 30,

@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.access import AnyUser, visible_channel_ids
 from inbox.models import (
+    Contact,
     Conversation,
     ConversationStatus,
     Department,
@@ -153,9 +154,14 @@ def text_search(text: str) -> Q:
     On PostgreSQL the message side is full-text search over the trigger-kept search_vector
     (migration 0005), with both configurations, so "Rechnungen" finds "Rechnung" and "invoices"
     finds "invoice". The embedded SQLite mode has no full-text search: substring matching.
+
+    Matches are probed first (at most MAX_LISTED_MATCHES + 1 rows through the GIN index): a rare
+    word becomes an id list, a common one a correlated EXISTS that the list walks in its own
+    order and leaves at the end of the page. Either way no statement builds every match of a
+    common word (an `id IN (subquery) OR ...` did: seconds on a million messages). The authors
+    are looked up the same way (trigram indexes) and OR-ed in as ids.
     """
     text = text.strip()[:200]
-    author = Q(contact__display_name__icontains=text) | Q(contact__handle__icontains=text)
     if connection.vendor == "postgresql":
         query = SearchQuery(text, config="german", search_type="websearch") | SearchQuery(
             text, config="english", search_type="websearch"
@@ -163,7 +169,25 @@ def text_search(text: str) -> Q:
         messages = Message.objects.filter(search_vector=query)
     else:
         messages = Message.objects.filter(text__icontains=text)
-    return author | Q(id__in=messages.values("conversation_id"))
+    # A rare word (the usual search for a case): its few conversations, by id. A common one: a
+    # correlated EXISTS, which the list walks in its own order and leaves at the page's end.
+    found = list(messages.values_list("conversation_id", flat=True)[: MAX_LISTED_MATCHES + 1])
+    if len(found) <= MAX_LISTED_MATCHES:
+        in_messages = Q(id__in=set(found))
+    else:
+        in_messages = Q(Exists(messages.filter(conversation_id=OuterRef("pk"))))
+    authors = list(
+        Contact.objects.filter(
+            Q(display_name__icontains=text) | Q(handle__icontains=text)
+        ).values_list("pk", flat=True)[:MAX_AUTHOR_MATCHES]
+    )
+    return in_messages | Q(contact_id__in=authors) if authors else in_messages
+
+
+# A search that names more authors than this is a search for words, not for a person.
+MAX_AUTHOR_MATCHES = 500
+# Up to this many matching messages, the search is an id list; beyond, a correlated EXISTS.
+MAX_LISTED_MATCHES = 2000
 
 
 # --- Sort orders and keyset pagination --------------------------------------------------------

@@ -224,11 +224,18 @@
     if (workspace) workspace.classList.toggle("has-conversation", Boolean(id));
   }
 
+  let liveState = ["off", "Offline"];
+
   function setState(state, label) {
+    liveState = [state, label];
     document.body.dataset.live = state;
     const indicator = document.getElementById("live-indicator");
     if (indicator) indicator.querySelector(".label").textContent = label;
   }
+
+  // Back and forward re-render the page from the server (no history cache): the top bar comes
+  // back as "Offline" while this tab's socket is still open, so its state is written again.
+  document.addEventListener("htmx:historyRestore", function () { setState(liveState[0], liveState[1]); });
 
   function resync() {
     if (!window.htmx) return;

@@ -352,6 +352,7 @@ def test_the_workspace_degrades_to_one_column_on_a_phone_and_shows_four_on_a_lap
     expect(opened).to_be_visible()
     expect(opened.locator("h2")).to_be_in_viewport()
     expect(list_pane).to_be_hidden()
+    expect(nav).to_be_hidden()
     assert fits_horizontally(page), "the conversation scrolls sideways on a phone"
     # One column: the thread and the composer get the phone's width (the person panel goes
     # below them), or the text wraps a word per line.
@@ -359,6 +360,7 @@ def test_the_workspace_degrades_to_one_column_on_a_phone_and_shows_four_on_a_lap
     assert width_share(opened.locator("form.composer textarea")) >= 0.8
     page.screenshot(path=str(ARTIFACTS / "workspace-phone-conversation.png"))
 
+    # Back (the phone's way out of a conversation) shows the list again.
     page.go_back()
     expect(list_pane).to_be_visible()
     expect(opened).to_have_count(0)
@@ -366,6 +368,7 @@ def test_the_workspace_degrades_to_one_column_on_a_phone_and_shows_four_on_a_lap
     page.set_viewport_size(LAPTOP)
     page.locator(f"#conv-{conversation.pk} .conv-link").click()
     person = page.locator("#person-panel")
+    expect(person.get_by_role("heading", name="Identities")).to_be_visible()
     for pane in (nav, list_pane, opened, person):
         expect(pane).to_be_visible()
         expect(pane).to_be_in_viewport()
@@ -378,6 +381,9 @@ def test_the_workspace_degrades_to_one_column_on_a_phone_and_shows_four_on_a_lap
     assert all(right <= next_left + 1 for right, next_left in zip(rights, lefts[1:], strict=False))
     assert rights[-1] <= LAPTOP["width"]
     page.screenshot(path=str(ARTIFACTS / "workspace-laptop.png"))
+    # The socket stayed up through Back and the resize; the top bar must say so.
+    expect(page.locator("body")).to_have_attribute("data-live", "connected")
+    expect(page.locator("#live-indicator")).to_contain_text("Live")
 
 
 def fits_horizontally(page: Any) -> bool:
