@@ -170,9 +170,7 @@ def _render_changes(
                     "created": conversation.id in new_conversation_ids,
                     "facts": snapshot(conversation, mentions.get(conversation.id, ())),
                     "was": was.get(conversation.id),
-                    "sort": {
-                        key: sort_value(order, conversation) for key, order in SORTS.items()
-                    },
+                    "sort": {key: sort_value(order, conversation) for key, order in SORTS.items()},
                     "html": row_template.render(context),
                     "head_html": ""
                     if conversation.id in new_conversation_ids
