@@ -57,9 +57,11 @@ pytest: $(VENV)/.dev
 	CELERY_QUEUE=$${CELERY_QUEUE:-inbox-test} CHANNEL_LAYER_PREFIX=$${CHANNEL_LAYER_PREFIX:-inbox-test} \
 	DATABASE_CONN_MAX_AGE=0 INBOX_REQUIRE_BROWSER=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
-	@# make run's embedded mode (SQLite, no Redis) takes the portable ingest path: keep it working.
+	@# make run's embedded mode (SQLite, no Redis) takes the portable ingest path and searches by
+	@# substring: keep both working.
 	env -u DATABASE_URL -u REDIS_URL INBOX_VAR_DIR=$$(mktemp -d) \
-		$(BIN)/pytest -q -p no:cacheprovider tests/inbox/test_ingest.py tests/channels_integrations/test_polling.py
+		$(BIN)/pytest -q -p no:cacheprovider tests/inbox/test_ingest.py tests/channels_integrations/test_polling.py \
+			tests/inbox/test_workspace_list.py tests/inbox/test_conversation_actions.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache staticfiles

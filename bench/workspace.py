@@ -185,7 +185,7 @@ class WorkspaceSummary:
         return sum(self.phases.values())
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(asdict(self))  # phases keep their order
 
     @classmethod
     def from_json(cls, text: str) -> WorkspaceSummary:

@@ -581,15 +581,22 @@ def upsert_contacts(platform: str, scope: str, authors: list[InboundAuthor]) -> 
                     platform, scope, external_id, wanted[external_id]
                 )
     stale: list[Contact] = []
+    renamed: dict[int, tuple[str, str]] = {}
     for external_id, fields in wanted.items():
         contact = found[external_id]
         if any(getattr(contact, name) != value for name, value in fields.items()):
+            if fields["display_name"] and contact.display_name != fields["display_name"]:
+                renamed[contact.person_id] = (contact.display_name, fields["display_name"])
             for name, value in fields.items():
                 setattr(contact, name, value)
             contact.updated_at = timezone.now()
             stale.append(contact)
     if stale:
         Contact.objects.bulk_update(stale, [*_CONTACT_FIELDS, "updated_at"])
+    # Someone renamed themselves on the platform: their person follows, unless an agent named
+    # the person otherwise (or merged it with other identities). Rare: one statement each.
+    for person_id, (old, new_name) in renamed.items():
+        Person.objects.filter(pk=person_id, display_name=old).update(display_name=new_name)
     return found
 
 

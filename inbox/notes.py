@@ -12,6 +12,7 @@ from inbox import live
 from inbox.access import AnyUser, check_can_reply
 from inbox.actions import ActionRefused
 from inbox.composer import mentioned_users
+from inbox.live import publish_changes_on_commit
 from inbox.models import Conversation, ConversationEvent, EventKind, Note, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,21 @@ def add_note(*, user: AnyUser, conversation: Conversation, text: str) -> Note:
         )
     mentioned = mentioned_users(text=text, conversation=conversation)
     with transaction.atomic():
+        before = sorted(
+            set(
+                Note.mentions.through.objects.filter(
+                    note__conversation_id=conversation.pk
+                ).values_list("user_id", flat=True)
+            )
+        )
         note = Note.objects.create(conversation=conversation, author_id=user.pk, text=text)
         note.mentions.set([m.pk for m in mentioned])
+        if set(before) != set(before) | {m.pk for m in mentioned}:
+            # The conversation enters someone's "Mentions of me": their count moves live.
+            publish_changes_on_commit(
+                conversation_ids=[conversation.pk],
+                was={conversation.pk: {"mentioned": before}},
+            )
         ConversationEvent.objects.create(
             conversation=conversation,
             actor_id=user.pk,

@@ -368,6 +368,19 @@ class Workspace:
     def tag_choices(self) -> list[tuple[str, str]]:
         return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")[:1000]]
 
+    def colleagues(self) -> QuerySet[Any]:
+        """Whom bulk actions offer to assign to: members of the user's departments (lazy)."""
+        from django.contrib.auth import get_user_model
+
+        return (
+            get_user_model()
+            .objects.filter(
+                is_active=True, memberships__department__in=[d.pk for d in self.departments]
+            )
+            .distinct()
+            .order_by("first_name", "username")
+        )
+
     def as_live(self) -> dict[str, Any]:
         return {
             "user": self.user_id,
@@ -496,6 +509,12 @@ class ListPage:
     params: str  # the query string without the cursor (for "load more" and saving the view)
     workspace: Workspace
     saved_views: list[SavedView]
+
+    @property
+    def filtered(self) -> bool:
+        """Whether filters beyond the queue, search and sort are set (the filter panel opens)."""
+        data = self.form.data
+        return any(data.get(name) for name in self.form.fields if name not in {"q", "sort", "post"})
 
 
 def list_page(user: AnyUser, params: QueryDict, saved_views: list[SavedView]) -> ListPage:

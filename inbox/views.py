@@ -35,7 +35,12 @@ def _conversations(request: HttpRequest) -> QuerySet[Conversation]:
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     saved_views = list(SavedView.objects.filter(user=request.user.pk))
     page = queries.list_page(request.user, request.GET, saved_views)
-    return {"page": page, "conversations": page.rows, "more": page.next_cursor}
+    return {
+        "page": page,
+        "conversations": page.rows,
+        "more": page.next_cursor,
+        "colleagues": page.workspace.colleagues(),
+    }
 
 
 def _navigation(request: HttpRequest, page: queries.ListPage) -> dict[str, Any]:

@@ -10,12 +10,34 @@
     return checked ? checked.value : "reply";
   }
 
+  // X counts weighted characters (twitter-text v3, as channels_integrations/x/post_length.py):
+  // Latin and common punctuation 1, everything else 2, a URL always 23, emoji modifiers and
+  // joiners nothing extra. Other platforms count code points.
+  const LIGHT = [[0x0000, 0x10FF], [0x2000, 0x200D], [0x2010, 0x201F], [0x2032, 0x2037]];
+  function weightedLength(text) {
+    let total = 0;
+    const rest = text.normalize("NFC").replace(/https?:\/\/[^\s<>"]+/gi, function () { total += 23; return ""; });
+    let joined = false;
+    for (const char of rest) {
+      const code = char.codePointAt(0);
+      if (code === 0x200D) { joined = true; continue; }
+      if ((code >= 0xFE0E && code <= 0xFE0F) || (code >= 0x1F3FB && code <= 0x1F3FF) || code === 0x20E3 || (code >= 0xE0020 && code <= 0xE007F)) continue;
+      if (joined) { joined = false; continue; } // the rest of an emoji sequence
+      total += LIGHT.some(function (range) { return code >= range[0] && code <= range[1]; }) ? 1 : 2;
+    }
+    return total;
+  }
+
+  function lengthOf(form, text) {
+    return form.dataset.lengthRule === "x" ? weightedLength(text) : Array.from(text).length;
+  }
+
   function update(form) {
     const textarea = form.querySelector("textarea");
     const counter = form.querySelector("[data-counter]");
     const button = form.querySelector("button[type=submit]");
     if (!textarea || !button) return;
-    const length = Array.from(textarea.value).length;
+    const length = lengthOf(form, textarea.value);
     if (modeOf(form) === "note") {
       // Notes never leave the inbox: no platform limit, no signature.
       if (counter) counter.hidden = true;

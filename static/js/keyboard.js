@@ -174,6 +174,15 @@
       else event.target.form.requestSubmit();
       return;
     }
+    if (event.target.id === "bulk-action") {
+      // Only the value field of the chosen action is sent (and shown).
+      for (const field of document.querySelectorAll("[data-bulk-for]")) {
+        const wanted = field.dataset.bulkFor === event.target.value;
+        field.disabled = !wanted;
+        field.hidden = !wanted;
+      }
+      return;
+    }
     if (event.target.id === "select-all") {
       for (const box of document.querySelectorAll("#conversation-list .row-select")) box.checked = event.target.checked;
       refreshSelection();

@@ -124,7 +124,7 @@ def test_an_agent_triages_a_queue_with_the_keyboard(
     expect(page.locator("#selection-count")).to_have_text("2 selected")
 
     bulk_bar.locator("#bulk-action").select_option("status")
-    bulk_bar.locator("#bulk-value").fill("resolved")
+    bulk_bar.locator("select[data-bulk-for=status]").select_option("resolved")
     bulk_bar.get_by_role("button", name="Apply to selection").click()
     expect(page.locator("#bulk-result")).to_contain_text("Set 2 conversations to resolved")
     wait_for(
