@@ -283,6 +283,13 @@ class Conversation(models.Model):
                 fields=["channel_account", "-last_message_at", "-id"],
                 name="conv_channel_newest_idx",
             ),
+            # Open work (new, open, pending) is a few thousand rows among hundreds of thousands:
+            # the queues' lists and counts read it through this partial index.
+            models.Index(
+                fields=["-last_message_at", "-id"],
+                condition=Q(status__in=["new", "open", "pending"]),
+                name="conv_open_newest_idx",
+            ),
             models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
             models.Index(fields=["sla_due_at", "id"], name="conv_sla_due_idx"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_idx"),

@@ -319,7 +319,7 @@ class Workspace:
         queues = [
             Queue("mine", "Mine", Criteria(assignees=(self.user_id,))),
             Queue("unassigned", "Unassigned", Criteria(unassigned=True), sort="waiting"),
-            Queue("mentions", "Mentions of me", Criteria(statuses=(), mentioned=self.user_id)),
+            Queue("mentions", "Mentions of me", Criteria(mentioned=self.user_id)),
         ]
         queues += [
             Queue(f"department-{d.pk}", d.name, Criteria(departments=(d.pk,)), sort="waiting")
@@ -394,7 +394,14 @@ def count_queues(user: AnyUser, workspace: Workspace, queues: list[Queue]) -> li
         f"q{index}": Count("id", filter=queue.criteria.q(workspace.department_channels))
         for index, queue in enumerate(queues)
     }
-    counts = Conversation.objects.visible_to(user).aggregate(**aggregates)
+    conversations = Conversation.objects.visible_to(user)
+    if all(
+        queue.criteria.statuses and set(queue.criteria.statuses) <= set(OPEN_WORK)
+        for queue in queues
+    ):
+        # Every queue counts open work only: read just those rows (a partial index holds them).
+        conversations = conversations.filter(status__in=OPEN_WORK)
+    counts = conversations.aggregate(**aggregates)
     return [replace(queue, count=counts[f"q{index}"]) for index, queue in enumerate(queues)]
 
 
