@@ -133,6 +133,7 @@ def _render_changes(
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
     from inbox.queries import SORTS, mentioned_users, snapshot, sort_value
+    from inbox.rows import row_for
 
     # An ingest page changes a hundred rows: each template is looked up once, not once a row.
     row_template = get_template("inbox/_conversation_row.html")
@@ -160,7 +161,7 @@ def _render_changes(
     for conversation in conversations.values():
         if conversation.channel_account_id not in heard:
             continue
-        context = {"conversation": conversation}
+        context = {"conversation": conversation, "row": row_for(conversation)}
         events.append(
             (
                 channel_group(conversation.channel_account_id),

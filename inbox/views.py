@@ -24,6 +24,7 @@ from inbox.models import (
     Priority,
     SavedView,
 )
+from inbox.rows import rows_for
 
 
 def _conversations(request: HttpRequest) -> QuerySet[Conversation]:
@@ -37,7 +38,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     page = queries.list_page(request.user, request.GET, saved_views)
     return {
         "page": page,
-        "conversations": page.rows,
+        "rows": rows_for(page.rows),
         "more": page.next_cursor,
         "colleagues": page.workspace.colleagues(),
     }
