@@ -44,10 +44,16 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _navigation(request: HttpRequest, page: queries.ListPage) -> dict[str, Any]:
-    """The queues and saved views with their counts (one query) and the live matcher's facts."""
+def _navigation(
+    request: HttpRequest, page: queries.ListPage, *, counted: bool = True
+) -> dict[str, Any]:
+    """The queues and saved views with the live matcher's facts, and with their counts (one
+    query) when `counted`. A full page leaves the counts to the navigation's own request right
+    after it (hx-trigger="load"), so the list shows without waiting for them."""
     workspace = page.workspace
-    queues = queries.count_queues(request.user, workspace, workspace.queues(page.saved_views))
+    queues = workspace.queues(page.saved_views)
+    if counted:
+        queues = queries.count_queues(request.user, workspace, queues)
     return {
         "queues": queues,
         "current_queue": page.queue.key,
@@ -69,7 +75,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         return render(request, "inbox/_nav.html", _navigation(request, context["page"]))
     if request.htmx and partial == "list":  # type: ignore[attr-defined]
         return render(request, "inbox/_list_pane.html", context)
-    return render(request, "inbox/inbox.html", {**context, **_navigation(request, context["page"])})
+    navigation = _navigation(request, context["page"], counted=False)
+    return render(request, "inbox/inbox.html", {**context, **navigation})
 
 
 def _thread(conversation: Conversation) -> list[tuple[str, Any, int]]:
@@ -181,7 +188,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "inbox/inbox.html",
-        {**context, **list_context, **_navigation(request, list_context["page"])},
+        {**context, **list_context, **_navigation(request, list_context["page"], counted=False)},
     )
 
 
