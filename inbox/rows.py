@@ -14,10 +14,17 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.models import Conversation, ConversationStatus
+from channels_integrations.models import Platform
+from inbox.models import Conversation, ConversationKind, ConversationStatus, Priority, Sentiment
 from inbox.queries import micros
 
 _CLOSED = {ConversationStatus.RESOLVED, ConversationStatus.IGNORED}
+# Labels by value, looked up once per row instead of through get_FOO_display().
+_STATUS = dict(ConversationStatus.choices)
+_PRIORITY = dict(Priority.choices)
+_KIND = dict(ConversationKind.choices)
+_SENTIMENT = dict(Sentiment.choices)
+_PLATFORM = dict(Platform.choices)
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,13 @@ class ConversationRow:
     sort_sla: str
 
 
-def row_for(conversation: Conversation, *, now: datetime | None = None) -> ConversationRow:
+def row_for(
+    conversation: Conversation, *, now: datetime | None = None, url_prefix: str = ""
+) -> ConversationRow:
     """The row of a conversation read with select_related("channel_account", "contact",
     "assignee") and prefetch_related("tags") (inbox.queries.conversations_for_list)."""
     now = now or timezone.now()
+    url_prefix = url_prefix or conversation_url_prefix()
     contact = conversation.contact
     channel = conversation.channel_account
     assignee = conversation.assignee
@@ -87,24 +97,24 @@ def row_for(conversation: Conversation, *, now: datetime | None = None) -> Conve
     updated = conversation.updated_at
     return ConversationRow(
         id=conversation.pk,
-        url=reverse("inbox:conversation", args=[conversation.pk]),
+        url=f"{url_prefix}{conversation.pk}/",
         version=f"{int(updated.timestamp())}.{updated.microsecond:06d}",
         status=conversation.status,
-        status_label=str(conversation.get_status_display()),
+        status_label=str(_STATUS.get(conversation.status, conversation.status)),
         priority=conversation.priority,
-        priority_label=str(conversation.get_priority_display()),
+        priority_label=str(_PRIORITY.get(conversation.priority, conversation.priority)),
         platform=channel.platform,
-        platform_label=str(channel.get_platform_display()),
+        platform_label=str(_PLATFORM.get(channel.platform, channel.platform)),
         channel_name=channel.name,
         kind=conversation.kind,
-        kind_label=str(conversation.get_kind_display()),
+        kind_label=str(_KIND.get(conversation.kind, conversation.kind)),
         author=(contact.display_name or contact.handle) if contact else "",
         preview=conversation.last_message_preview,
         outbound_last=conversation.last_message_direction == "outbound",
         when=moment(conversation.last_message_at),
         tags=tuple(tag.name for tag in conversation.tags.all()),
         sentiment=conversation.sentiment,
-        sentiment_label=str(conversation.get_sentiment_display()) if conversation.sentiment else "",
+        sentiment_label=str(_SENTIMENT.get(conversation.sentiment, "")),
         sla=moment(sla) if sla else None,
         sla_overdue=bool(sla and sla <= now),
         assignee_name=assignee_name,
@@ -115,6 +125,12 @@ def row_for(conversation: Conversation, *, now: datetime | None = None) -> Conve
     )
 
 
+def conversation_url_prefix() -> str:
+    """The conversation URL without its id ("/inbox/c/"), reversed once, not once a row."""
+    return reverse("inbox:conversation", args=[0]).removesuffix("0/")
+
+
 def rows_for(conversations: list[Conversation]) -> list[ConversationRow]:
     now = timezone.now()
-    return [row_for(conversation, now=now) for conversation in conversations]
+    prefix = conversation_url_prefix()
+    return [row_for(c, now=now, url_prefix=prefix) for c in conversations]

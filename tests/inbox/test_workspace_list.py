@@ -310,3 +310,20 @@ def test_message_search_vector_is_kept_by_the_database(brand):
 
     found = Message.objects.filter(search_vector=SearchQuery("Lieferung", config="german"))
     assert list(found) == [message]
+
+
+def test_the_workspace_sees_exactly_the_channels_the_access_helper_allows(
+    agent, outsider, admin_user, lead, brand, department, other_department
+):
+    from inbox.access import visible_channel_ids
+
+    factories.make_mastodon_channel(department=other_department)
+    factories.make_mastodon_channel()  # nobody's
+    inactive = factories.make_user("gone", is_active=False)
+    factories.add_member(inactive, department)
+    for user in (agent, outsider, admin_user, lead, inactive):
+        allowed = visible_channel_ids(user)
+        workspace = queries.Workspace.for_user(user)
+        assert workspace.channel_ids == (None if allowed is None else frozenset(allowed))
+    assert queries.Workspace.for_user(lead).may_see_all
+    assert not queries.Workspace.for_user(agent).may_see_all
