@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import QueryDict
 
 from channels_integrations.models import ChannelAccount, Platform
@@ -596,12 +596,41 @@ def list_page(user: AnyUser, params: QueryDict, saved_views: list[SavedView]) ->
 
 
 def conversations_for_list(user: AnyUser) -> QuerySet[Conversation]:
-    """What a list row shows, read in a fixed number of queries whatever the page size."""
+    """What a list row shows (inbox.rows), read in a fixed number of queries whatever the page
+    size, and nothing more: fewer joins and columns to plan, fetch and turn into objects."""
     return (
         Conversation.objects.visible_to(user)
-        .select_related("channel_account", "contact", "assignee", "department")
-        .prefetch_related("tags")
+        .select_related("channel_account", "contact", "assignee")
+        .only(*ROW_FIELDS)
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
     )
+
+
+# The columns inbox.rows.row_for reads (a deferred one would cost a query per row).
+ROW_FIELDS = (
+    "id",
+    "kind",
+    "status",
+    "priority",
+    "sentiment",
+    "assignee_id",
+    "department_id",
+    "channel_account_id",
+    "contact_id",
+    "last_message_at",
+    "last_message_preview",
+    "last_message_direction",
+    "waiting_since",
+    "sla_due_at",
+    "updated_at",
+    "channel_account__platform",
+    "channel_account__name",
+    "contact__display_name",
+    "contact__handle",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
 
 
 def snapshot(conversation: Conversation, mentioned: Iterable[int] = ()) -> dict[str, Any]:
