@@ -103,19 +103,14 @@ def _conversation_action(
 
 
 def _head(request: HttpRequest, pk: int) -> HttpResponse:
-    from inbox.views import conversation_controls
-
+    """The conversation's header as it is now (the same fragment its live event carries)."""
     conversation = (
         Conversation.objects.visible_to(request.user)
         .select_related("channel_account", "contact", "assignee", "department")
         .prefetch_related("tags")
         .get(pk=pk)
     )
-    return render(
-        request,
-        "inbox/_conversation_head.html",
-        {"conversation": conversation, **conversation_controls(conversation)},
-    )
+    return render(request, "inbox/_conversation_head.html", {"conversation": conversation})
 
 
 @login_required

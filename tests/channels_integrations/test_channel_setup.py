@@ -655,3 +655,26 @@ def test_a_backfill_starts_even_when_the_stored_credentials_cannot_be_read(
     assert response.status_code == 302
     channel.refresh_from_db()
     assert channel.backfill_since is not None and channel.cursor.get("not_before")
+
+
+def test_the_channel_form_sets_the_composers_default_tone_and_language(client, admin_user):
+    from channels_integrations.models import ChannelAccount
+    from tests import factories
+
+    channel = factories.make_mastodon_channel(name="Brand DE")
+    client.force_login(admin_user)
+    page = client.get(f"/channels/{channel.pk}/edit/").content.decode()
+    assert 'name="default_tone"' in page and 'name="default_language"' in page
+    response = client.post(
+        f"/channels/{channel.pk}/edit/",
+        {
+            "name": "Brand DE",
+            "setting_base_url": "https://mastodon.example",
+            "poll_interval_seconds": "60",
+            "default_tone": "sie",
+            "default_language": "de",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    channel = ChannelAccount.objects.get(pk=channel.pk)
+    assert (channel.default_tone, channel.default_language) == ("sie", "de")
