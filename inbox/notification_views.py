@@ -64,17 +64,7 @@ class NotificationPreferencesForm(forms.ModelForm):
 
     class Meta:
         model = AgentPreferences
-        fields = [
-            "in_app_kinds",
-            "desktop_kinds",
-            "sound",
-            "quiet_from",
-            "quiet_until",
-            "working_days",
-            "working_from",
-            "working_until",
-            "time_zone",
-        ]
+        fields = notifications.PREFERENCE_FIELDS
         widgets = {
             "quiet_from": _time_input(),
             "quiet_until": _time_input(),

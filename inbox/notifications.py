@@ -163,23 +163,27 @@ def latest_notifications(user: AnyUser, limit: int = PANEL_SIZE) -> list[Notific
 # Writes.
 
 
+# What a user sets on the preferences page (the form edits exactly these).
+PREFERENCE_FIELDS = [
+    "in_app_kinds",
+    "desktop_kinds",
+    "sound",
+    "quiet_from",
+    "quiet_until",
+    "working_days",
+    "working_from",
+    "working_until",
+    "time_zone",
+]
+
+
 def save_preferences(*, user: AnyUser, preferences: AgentPreferences) -> AgentPreferences:
     """Store `preferences` (validated by the caller's form) as the user's own.
 
     One row per user, whatever `preferences.user` says: update_or_create makes two tabs saving
     at once for the first time end with one row, not an IntegrityError.
     """
-    fields = [
-        "in_app_kinds",
-        "desktop_kinds",
-        "sound",
-        "quiet_from",
-        "quiet_until",
-        "working_days",
-        "working_from",
-        "working_until",
-        "time_zone",
-    ]
+    fields = PREFERENCE_FIELDS
     user_id = _signed_in_id(user)
     with transaction.atomic():
         saved, _created = AgentPreferences.objects.update_or_create(

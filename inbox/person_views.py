@@ -8,6 +8,7 @@ the reason when the action was refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -263,60 +264,73 @@ def person_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def add_note(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request, pk)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _after_write(request, pk, error=_errors(form), status=422)
-    try:
-        persons.add_person_note(user=request.user, person=person, text=form.cleaned_data["text"])
-    except ActionRefused as exc:
-        return _after_write(request, pk, error=str(exc))
-    return _after_write(request, pk)
+    return _form_write(
+        request,
+        pk,
+        NoteForm,
+        lambda person, data: persons.add_person_note(
+            user=request.user, person=person, text=data["text"]
+        ),
+    )
 
 
 @login_required
 @require_POST
 def add_tag(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request, pk)
-    form = TagForm(request.POST)
-    if not form.is_valid():
-        return _after_write(request, pk, error=_errors(form), status=422)
-    try:
-        persons.add_person_tag(user=request.user, person=person, name=form.cleaned_data["name"])
-    except ActionRefused as exc:
-        return _after_write(request, pk, error=str(exc))
-    return _after_write(request, pk)
+    return _form_write(
+        request,
+        pk,
+        TagForm,
+        lambda person, data: persons.add_person_tag(
+            user=request.user, person=person, name=data["name"]
+        ),
+    )
 
 
 @login_required
 @require_POST
 def remove_tag(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request, pk)
-    form = TagForm(request.POST)
-    if not form.is_valid():
-        return _after_write(request, pk, error=_errors(form), status=422)
-    try:
-        persons.remove_person_tag(user=request.user, person=person, name=form.cleaned_data["name"])
-    except ActionRefused as exc:
-        return _after_write(request, pk, error=str(exc))
-    return _after_write(request, pk)
+    return _form_write(
+        request,
+        pk,
+        TagForm,
+        lambda person, data: persons.remove_person_tag(
+            user=request.user, person=person, name=data["name"]
+        ),
+    )
 
 
 @login_required
 @require_POST
 def set_flags(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_write(
+        request,
+        pk,
+        FlagsForm,
+        lambda person, data: persons.set_person_flags(
+            user=request.user,
+            person=person,
+            vip=data["vip"],
+            blocked=data["blocked"],
+            stance=data["stance"],
+        ),
+    )
+
+
+def _form_write(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[forms.Form],
+    act: Callable[[Person, dict[str, Any]], object],
+) -> HttpResponse:
+    """Validate the posted form, run the action on the (visible) person, answer with the panel
+    or page again, showing a refusal or a form error in place."""
     person = _person(request, pk)
-    form = FlagsForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         return _after_write(request, pk, error=_errors(form), status=422)
     try:
-        persons.set_person_flags(
-            user=request.user,
-            person=person,
-            vip=form.cleaned_data["vip"],
-            blocked=form.cleaned_data["blocked"],
-            stance=form.cleaned_data["stance"],
-        )
+        act(person, form.cleaned_data)
     except ActionRefused as exc:
         return _after_write(request, pk, error=str(exc))
     return _after_write(request, pk)

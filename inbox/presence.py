@@ -163,18 +163,23 @@ def view(*, connection: str, user: AbstractBaseUser, conversation_id: int) -> Co
     return conversation
 
 
+def _locked_presence(connection: str) -> ConversationPresence | None:
+    """This connection's presence row, locked, with its conversation (inside a transaction)."""
+    return (
+        ConversationPresence.objects.select_for_update()
+        .select_related("conversation")
+        .filter(connection=connection)
+        .first()
+    )
+
+
 def leave(*, connection: str) -> None:
     """Forget what this connection was viewing (tab closed, or no conversation open any more).
 
     Idempotent; the remaining viewers are published after commit.
     """
     with transaction.atomic():
-        row = (
-            ConversationPresence.objects.select_for_update()
-            .select_related("conversation")
-            .filter(connection=connection)
-            .first()
-        )
+        row = _locked_presence(connection)
         if row is None:
             return
         row.delete()
@@ -190,12 +195,7 @@ def set_composing(*, connection: str, composing: bool) -> bool:
     """
     now = timezone.now()
     with transaction.atomic():
-        row = (
-            ConversationPresence.objects.select_for_update()
-            .select_related("conversation")
-            .filter(connection=connection)
-            .first()
-        )
+        row = _locked_presence(connection)
         if row is None:
             return False
         was_fresh = row.seen_at >= now - FRESH_FOR

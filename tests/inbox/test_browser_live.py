@@ -1,54 +1,17 @@
 """End to end, in Chromium, on the real processes: a mention created on the (fake) platform shows
 up in an open inbox without a reload; the agent's reply reaches the platform in the thread."""
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from tests import factories
+from tests.inbox.browser_helpers import ARTIFACTS, chromium
 from tests.stack import running_stack, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
-    # plain synchronous code between browser steps, which is what this switch is for.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    executable = shutil.which("chromium")
-    if executable is None:
-        message = "Debian's chromium is not installed (make test installs it)"
-        if os.environ.get("INBOX_REQUIRE_BROWSER"):
-            pytest.fail(message)  # under make test, the end-to-end test must run
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # The test body ran in Playwright's greenlet, which has its own database connection
-            # (Django keys connections by context); close it, or the test database cannot be
-            # dropped at the end of the session.
-            connections.close_all()
+# The Chromium fixture (Debian's browser, skipped or failed by INBOX_REQUIRE_BROWSER) is shared.
+__all__ = ["chromium"]
 
 
 def test_a_mention_appears_live_and_the_reply_reaches_the_platform(
