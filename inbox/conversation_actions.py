@@ -22,6 +22,7 @@ from inbox.access import AnyUser, can_view_channel
 from inbox.actions import ActionRefused, queue_message_action
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
+    OPEN_WORK,
     Conversation,
     ConversationEvent,
     ConversationStatus,
@@ -33,8 +34,6 @@ from inbox.models import (
     Priority,
     Tag,
 )
-
-OPEN_WORK = {ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus.PENDING}
 
 # Bulk actions act on at most this many conversations at once (a page of the list and more).
 BULK_LIMIT = 500

@@ -132,7 +132,7 @@ def _render_changes(
     was: dict[int, dict[str, Any]],
 ) -> list[tuple[str, dict[str, Any]]]:
     from inbox.models import Conversation, Message
-    from inbox.queries import SORTS, mentioned_users, snapshot, sort_value
+    from inbox.queries import SORTS, mentioned_user_ids, snapshot, sort_value
     from inbox.rows import row_for
 
     # An ingest page changes a hundred rows: each template is looked up once, not once a row.
@@ -146,7 +146,7 @@ def _render_changes(
         .select_related("channel_account", "contact", "assignee", "department")
         .prefetch_related("tags")
     }
-    mentions = mentioned_users(conversations) if conversations else {}
+    mentions = mentioned_user_ids(conversations) if conversations else {}
     messages = list(
         Message.objects.filter(id__in=message_ids)
         .exclude(conversation_id__in=new_conversation_ids)

@@ -190,6 +190,10 @@ class Sentiment(models.TextChoices):
     POSITIVE = "positive", "Positive"
 
 
+# What "needs work": queues show these unless a status filter says otherwise.
+OPEN_WORK = (ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus.PENDING)
+
+
 class Priority(models.IntegerChoices):
     LOW = 0, "Low"
     NORMAL = 1, "Normal"
@@ -287,7 +291,7 @@ class Conversation(models.Model):
             # the queues' lists and counts read it through this partial index.
             models.Index(
                 fields=["-last_message_at", "-id"],
-                condition=Q(status__in=["new", "open", "pending"]),
+                condition=Q(status__in=[str(status) for status in OPEN_WORK]),
                 name="conv_open_newest_idx",
             ),
             models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),

@@ -29,7 +29,7 @@ from channels_integrations.text import safe_http_url
 from inbox import persons
 from inbox.access import AccessDenied
 from inbox.actions import ActionRefused
-from inbox.models import Contact, Conversation, Person, PersonMerge, Stance
+from inbox.models import OPEN_WORK, Contact, Conversation, Person, PersonMerge, Stance
 
 # The panel is a 300px column: a handful of rows each, the page shows the rest.
 PANEL_RECENT = 6
@@ -134,7 +134,7 @@ def panel_context(
 ) -> dict[str, Any]:
     """Everything the compact panel shows, in a bounded number of queries."""
     conversations = persons.person_conversations(request.user, person)
-    open_rows = list(conversations.filter(status__in=persons.OPEN_STATUSES)[:PANEL_OPEN])
+    open_rows = list(conversations.filter(status__in=OPEN_WORK)[:PANEL_OPEN])
     notes = list(person.notes.select_related("author")[: PANEL_NOTES + 1])
     return {
         **_common_context(request, person),
@@ -155,7 +155,7 @@ def _page_context(
 ) -> dict[str, Any]:
     conversations = persons.person_conversations(request.user, person)
     all_rows = list(conversations[:PAGE_CONVERSATIONS])
-    open_rows = [c for c in all_rows if c.status in persons.OPEN_STATUSES]
+    open_rows = [c for c in all_rows if c.status in OPEN_WORK]
     merges = list(
         PersonMerge.objects.filter(Q(kept=person) | Q(merged=person)).select_related(
             "kept", "merged", "actor", "undone_by"

@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 from inbox.access import AccessDenied, AnyUser, visible_channel_ids
 from inbox.actions import ActionRefused
 from inbox.models import (
+    OPEN_WORK,
     Contact,
     Conversation,
-    ConversationStatus,
     Person,
     PersonMerge,
     PersonNote,
@@ -32,7 +32,6 @@ from inbox.models import (
 )
 
 # The statuses that still need someone: "Also waiting on …" and "assign all open" use these.
-OPEN_STATUSES = (ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus.PENDING)
 NOTE_MAX_LENGTH = 5000
 TAG_MAX_LENGTH = Tag._meta.get_field("name").max_length or 60
 # The flags a merge carries over to the kept person (when the kept one lacks them).
@@ -349,7 +348,7 @@ def assign_person_conversations(
     check_can_see_person(user, person)
     if not assignee.is_active:
         raise ActionRefused(_("This colleague's account is not active."))
-    candidates = person_conversations(user, person).filter(status__in=OPEN_STATUSES)
+    candidates = person_conversations(user, person).filter(status__in=OPEN_WORK)
     if assignee.pk != user.pk:
         candidates = candidates.filter(pk__in=Conversation.objects.visible_to(assignee))
     # The one assignment path (locks, re-checks, timeline, notification, live counts).
@@ -357,7 +356,7 @@ def assign_person_conversations(
 
     with transaction.atomic():
         ids = list(
-            candidates.filter(status__in=OPEN_STATUSES)
+            candidates.filter(status__in=OPEN_WORK)
             .exclude(assignee_id=assignee.pk)
             .values_list("pk", flat=True)
         )

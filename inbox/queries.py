@@ -26,6 +26,7 @@ from django.http import QueryDict
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.access import AnyUser
 from inbox.models import (
+    OPEN_WORK,
     Contact,
     Conversation,
     ConversationStatus,
@@ -53,9 +54,6 @@ LANGUAGES = [
     ("pl", "Polish"),
     ("tr", "Turkish"),
 ]
-
-# What "needs work": the queues show these unless a status filter says otherwise.
-OPEN_WORK = (ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -651,7 +649,7 @@ def snapshot(conversation: Conversation, mentioned: Iterable[int] = ()) -> dict[
     }
 
 
-def mentioned_users(conversation_ids: Iterable[int]) -> dict[int, list[int]]:
+def mentioned_user_ids(conversation_ids: Iterable[int]) -> dict[int, list[int]]:
     """Who is @mentioned in each conversation's notes (one query)."""
     result: dict[int, list[int]] = {}
     rows = Note.mentions.through.objects.filter(

@@ -75,6 +75,14 @@ class ConversationRow:
     sort_sla: str
 
 
+def initials(name: str) -> str:
+    """Two letters for an avatar chip: of the first and last name, or the first two."""
+    parts = name.strip().split()
+    if len(parts) >= 2:
+        return (parts[0][0] + parts[-1][0]).upper()
+    return name.strip()[:2].upper()
+
+
 def row_for(
     conversation: Conversation, *, now: datetime | None = None, url_prefix: str = ""
 ) -> ConversationRow:
@@ -86,13 +94,8 @@ def row_for(
     channel = conversation.channel_account
     assignee = conversation.assignee
     assignee_name = ""
-    initials = ""
     if assignee is not None:
         assignee_name = assignee.get_full_name() or assignee.get_username()
-        parts = assignee_name.split()
-        initials = (
-            (parts[0][0] + parts[-1][0]).upper() if len(parts) >= 2 else assignee_name[:2].upper()
-        )
     sla = conversation.sla_due_at if conversation.status not in _CLOSED else None
     updated = conversation.updated_at
     return ConversationRow(
@@ -118,7 +121,7 @@ def row_for(
         sla=moment(sla) if sla else None,
         sla_overdue=bool(sla and sla <= now),
         assignee_name=assignee_name,
-        assignee_initials=initials,
+        assignee_initials=initials(assignee_name) if assignee_name else "",
         sort_newest=str(micros(conversation.last_message_at)),
         sort_waiting=str(micros(conversation.waiting_since)) if conversation.waiting_since else "",
         sort_sla=str(micros(conversation.sla_due_at)) if conversation.sla_due_at else "",

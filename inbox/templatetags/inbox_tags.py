@@ -87,12 +87,10 @@ def is_past(value: datetime | None) -> bool:
 
 @register.filter
 def initials(user: Any) -> str:
-    """Two letters for an avatar chip: first and last name, or the user name."""
-    name = (user.get_full_name() or user.get_username()).strip()
-    parts = name.split()
-    if len(parts) >= 2:
-        return (parts[0][0] + parts[-1][0]).upper()
-    return name[:2].upper()
+    """The avatar chip's letters of a user (the same as the list rows')."""
+    from inbox.rows import initials as of_name
+
+    return of_name(user.get_full_name() or user.get_username())
 
 
 @register.filter
