@@ -68,6 +68,8 @@ class ChannelAccount(models.Model):
         max_length=10, blank=True, default="", choices=[("du", "Du"), ("sie", "Sie")]
     )
     default_language = models.CharField(max_length=12, blank=True, default="")
+    # Four-eyes: every reply on this channel waits for a lead's approval.
+    requires_approval = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -18,7 +18,7 @@ from channels_integrations.base import Capability, ReplyTarget
 from channels_integrations.models import ChannelAccount
 from channels_integrations.registry import connector_class
 from channels_integrations.text import preview, safe_http_url
-from inbox.access import AnyUser, check_can_reply
+from inbox.access import AnyUser, check_can_act
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Conversation,
@@ -104,7 +104,7 @@ def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> Outbo
     if kind not in STATE_AFTER and kind != OutboundKind.LIKE:
         raise ActionRefused("Unknown action.")
     conversation = message.conversation
-    check_can_reply(user, conversation)
+    check_can_act(user, conversation)
     reason = unavailable_reason(message, kind)
     if reason:
         raise ActionRefused(reason)
@@ -164,7 +164,7 @@ def queue_reply(
     `private` sends it as a private reply (a direct message to the author) where the platform
     allows. Nothing reaches the platform here: the delivery task picks the row up after commit.
     """
-    check_can_reply(user, conversation)
+    check_can_act(user, conversation)
     kind = OutboundKind.PRIVATE_REPLY if private else OutboundKind.REPLY
     text = text.strip()
     if not text:
@@ -239,7 +239,7 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
     "may have been posted" is sent again as asked (the platform's idempotency key still applies
     where there is one), instead of failing on the same unanswerable question forever.
     """
-    check_can_reply(user, action.conversation)
+    check_can_act(user, action.conversation)
     with transaction.atomic():
         updated = OutboundAction.objects.filter(pk=action.pk, state=OutboundState.FAILED).update(
             state=OutboundState.QUEUED,

@@ -20,14 +20,18 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inbox.access import AccessDenied, AnyUser, can_view_channel, visible_channel_ids
+from inbox.access import (
+    AccessDenied,
+    AnyUser,
+    can_view_channel,
+    led_department_ids,
+    visible_channel_ids,
+)
 from inbox.actions import ActionRefused, queue_reply
 from inbox.models import (
     AgentSignature,
     Conversation,
     Department,
-    Membership,
-    MembershipRole,
     Message,
     OutboundAction,
     SavedReply,
@@ -66,16 +70,6 @@ def saved_replies_for(user: AnyUser) -> QuerySet[SavedReply]:
     mine = scopes.filter(department__memberships__user_id=user.pk)
     # Exists() rather than a join: no duplicate rows, no DISTINCT.
     return SavedReply.objects.filter(~Exists(scopes) | Exists(mine))
-
-
-def led_department_ids(user: AnyUser) -> set[int]:
-    if not user.is_authenticated or not user.is_active:
-        return set()
-    return set(
-        Membership.objects.filter(user_id=user.pk, role=MembershipRole.LEAD).values_list(
-            "department_id", flat=True
-        )
-    )
 
 
 def can_manage_saved_replies(user: AnyUser) -> bool:

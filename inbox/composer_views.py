@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox import actions, composer, notes
-from inbox.access import AccessDenied
+from inbox.access import AccessDenied, ReadOnly
 from inbox.forms import (
     NoteForm,
     ReplyForm,
@@ -81,6 +81,8 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         return _error(request, str(exc), 409)
     except actions.ActionRefused as exc:
         return _error(request, str(exc), 422)
+    except ReadOnly as exc:
+        return _error(request, str(exc), 403)
     except AccessDenied:
         return HttpResponse(status=404)
     if not request.htmx:  # type: ignore[attr-defined]
@@ -106,6 +108,8 @@ def _add_note(request: HttpRequest, conversation: Conversation) -> HttpResponse:
         )
     except actions.ActionRefused as exc:
         return _error(request, str(exc), 422)
+    except ReadOnly as exc:
+        return _error(request, str(exc), 403)
     except AccessDenied:
         return HttpResponse(status=404)
     if not request.htmx:  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 
 from channels_integrations.models import ChannelAccount
 from inbox import presence
-from inbox.access import AccessDenied, visible_channel_ids
+from inbox.access import AccessDenied, ReadOnly, visible_channel_ids
 from inbox.live import channel_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -157,9 +157,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(on, bool):
             await self._error(gettext("Unsupported message."))
             return
-        done = await database_sync_to_async(presence.set_composing)(
-            connection=self.channel_name, composing=on
-        )
+        try:
+            done = await database_sync_to_async(presence.set_composing)(
+                connection=self.channel_name, composing=on
+            )
+        except ReadOnly as exc:
+            await self._error(str(exc))
+            return
         if not done:
             await self._error(gettext("Open a conversation first."))
 
@@ -170,6 +174,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await database_sync_to_async(self._take_over_sync)(conversation_id)
+        except ReadOnly as exc:
+            await self._error(str(exc))
         except AccessDenied:
             await self._error(gettext("No such conversation."))
 

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from inbox.access import AnyUser, can_view_channel
+from inbox.access import AccessDenied, AnyUser, check_can_assign
 from inbox.actions import ActionRefused, queue_message_action
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
+    ACTING_ROLES,
     OPEN_WORK,
     Conversation,
     ConversationEvent,
@@ -40,9 +41,10 @@ BULK_LIMIT = 500
 
 
 def _locked(user: AnyUser, ids: Iterable[int]) -> list[Conversation]:
-    """The visible conversations among `ids`, locked in id order (no deadlocks between bulks)."""
+    """The conversations among `ids` the user may change, locked in id order (no deadlocks
+    between bulks). Conversations the user may only read (an observer) are left out."""
     return list(
-        Conversation.objects.visible_to(user)
+        Conversation.objects.workable_by(user)
         .select_for_update(of=("self",))
         .filter(pk__in=list(ids))
         .order_by("pk")
@@ -50,9 +52,13 @@ def _locked(user: AnyUser, ids: Iterable[int]) -> list[Conversation]:
 
 
 def assignable_users(conversation: Conversation) -> QuerySet[Any]:
-    """Active users who may see this conversation's channel (admins and its departments)."""
+    """Active users who may work on this conversation's channel: admins, and the leads and
+    agents of its departments (observers only read, so they are never assigned)."""
     User = get_user_model()
-    member = Q(memberships__department__channel_accounts__id=conversation.channel_account_id)
+    member = Q(
+        memberships__department__channel_accounts__id=conversation.channel_account_id,
+        memberships__role__in=ACTING_ROLES,
+    )
     return (
         User.objects.filter(is_active=True)
         .filter(Q(is_superuser=True) | member)
@@ -85,19 +91,16 @@ def assign_conversations(
         if open_only:
             conversations = [c for c in conversations if c.status in OPEN_WORK]
         for conversation in conversations:
-            if assignee is not None and not can_view_channel(
-                assignee, conversation.channel_account_id
-            ):
-                name = assignee.get_full_name() or assignee.get_username()
-                raise ActionRefused(f"{name} cannot see the channel of this conversation.")
-            if (
-                set_department
-                and department is not None
-                and not department.channel_accounts.filter(
-                    pk=conversation.channel_account_id
-                ).exists()
-            ):
-                raise ActionRefused(f"{department.name} does not own this conversation's channel.")
+            try:
+                check_can_assign(
+                    user,
+                    conversation,
+                    assignee=assignee,
+                    department=department,
+                    set_department=set_department,
+                )
+            except AccessDenied as exc:
+                raise ActionRefused(str(exc)) from None
         changed = []
         was: dict[int, dict[str, Any]] = {}
         events = []
@@ -287,7 +290,7 @@ def hide_conversations(*, user: AnyUser, conversation_ids: Iterable[int]) -> tup
     from inbox.models import Message
 
     queued, refused = 0, []
-    visible = Conversation.objects.visible_to(user).filter(pk__in=list(conversation_ids))
+    visible = Conversation.objects.workable_by(user).filter(pk__in=list(conversation_ids))
     messages = Message.objects.filter(
         conversation__in=visible,
         direction=Direction.INBOUND,

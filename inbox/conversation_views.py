@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from inbox import conversation_actions as conv
+from inbox.access import READ_ONLY_MESSAGE, may_only_read
 from inbox.actions import ActionRefused
 from inbox.models import Conversation, ConversationStatus, Department, Priority, SavedView
 
@@ -90,6 +91,8 @@ def _conversation_action(
     request: HttpRequest, pk: int, form_class: type[forms.Form], act: Callable[[Any], object]
 ) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.visible_to(request.user), pk=pk)
+    if may_only_read(request.user, conversation.channel_account_id):
+        return _refused(request, READ_ONLY_MESSAGE, status=403)
     form = form_class(request.POST)
     if not form.is_valid():
         return _refused(request, _errors(form), status=422)
@@ -202,6 +205,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return _refused(request, _errors(form), status=422)
     ids, action, value = (form.cleaned_data[k] for k in ("ids", "action", "value"))
     user = request.user
+    if not Conversation.objects.workable_by(user).filter(pk__in=ids).exists():
+        # Nothing the user may change (an observer's selection, or ids they cannot see).
+        return _refused(request, "None of these conversations can be changed by you.", 403)
     try:
         if action == "assign":
             assign_form = AssignForm({"assignee": value})

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from inbox import live
-from inbox.access import AnyUser, check_can_reply
+from inbox.access import AnyUser, check_can_act
 from inbox.actions import ActionRefused
 from inbox.composer import mentioned_users
 from inbox.live import publish_changes_on_commit
@@ -29,7 +29,7 @@ def add_note(*, user: AnyUser, conversation: Conversation, text: str) -> Note:
     event and the mentioned users' notifications are written in one transaction; the thread's
     live update ("note.changed") goes out only after it commits.
     """
-    check_can_reply(user, conversation)
+    check_can_act(user, conversation)
     text = text.strip()
     if not text:
         raise ActionRefused(_("The note is empty."))

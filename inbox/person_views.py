@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from channels_integrations.text import safe_http_url
 from inbox import persons
-from inbox.access import AccessDenied
+from inbox.access import AccessDenied, ReadOnly
 from inbox.actions import ActionRefused
 from inbox.models import OPEN_WORK, Contact, Conversation, Person, PersonMerge, Stance
 
@@ -333,6 +333,8 @@ def _form_write(
         act(person, form.cleaned_data)
     except ActionRefused as exc:
         return _after_write(request, pk, error=str(exc))
+    except ReadOnly as exc:
+        return _after_write(request, pk, error=str(exc), status=403)
     return _after_write(request, pk)
 
 
@@ -348,6 +350,8 @@ def assign_open_to_me(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ActionRefused as exc:
         return _after_write(request, pk, error=str(exc))
+    except ReadOnly as exc:
+        return _after_write(request, pk, error=str(exc), status=403)
     if not changed:
         notice = _("Nothing to assign: their open conversations are already yours.")
     else:
@@ -388,6 +392,8 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
         done = persons.merge_persons(user=request.user, kept=kept, merged=merged)
     except ActionRefused as exc:
         return _merge_refused(request, merged, str(exc))
+    except ReadOnly as exc:
+        return _merge_refused(request, merged, str(exc), status=403)
     return _go(request, _person_url(kept.pk, merge=done.pk))
 
 
@@ -416,6 +422,8 @@ def undo_merge(request: HttpRequest, pk: int, merge_pk: int) -> HttpResponse:
         persons.undo_merge(user=request.user, merge=record)
     except ActionRefused as exc:
         return _render_page(request, pk, error=str(exc), status=409)
+    except ReadOnly as exc:
+        return _render_page(request, pk, error=str(exc), status=403)
     except AccessDenied:
         return HttpResponse(status=404)
     return _go(request, _person_url(record.merged_id, undone=record.pk))

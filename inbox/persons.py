@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inbox.access import AccessDenied, AnyUser, visible_channel_ids
+from inbox.access import AccessDenied, AnyUser, ReadOnly, visible_channel_ids
 from inbox.actions import ActionRefused
 from inbox.models import (
     OPEN_WORK,
@@ -65,6 +65,16 @@ def check_can_see_person(user: AnyUser, person: Person) -> None:
         raise AccessDenied("not allowed to see this person")
 
 
+def check_can_change_person(user: AnyUser, person: Person) -> None:
+    """AccessDenied unless the user may change this person (notes, tags, flags, merges): they
+    must be able to act on (not only read) one of the person's conversations."""
+    check_can_see_person(user, person)
+    if visible_channel_ids(user) is None:
+        return
+    if not Conversation.objects.workable_by(user).filter(contact__person=person).exists():
+        raise ReadOnly("You can read this person but not change them.")
+
+
 def _locked(person: Person) -> Person:
     return Person.objects.select_for_update().get(pk=person.pk)
 
@@ -75,7 +85,7 @@ def add_person_note(*, user: AnyUser, person: Person, text: str) -> PersonNote:
     Refused when empty or longer than NOTE_MAX_LENGTH. The person row is locked so a note is
     never attached to a person that a concurrent merge is moving notes away from.
     """
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     text = text.strip()
     if not text:
         raise ActionRefused(_("The note is empty."))
@@ -103,7 +113,7 @@ def set_person_flags(
     `blocked`: their new conversations arrive as ignored (ingest reads Person.blocked); it does
     not touch conversations that already exist. Refused for an unknown stance.
     """
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     if stance is not None and stance not in Stance.values:
         raise ActionRefused(_("Unknown stance."))
     with transaction.atomic():
@@ -156,7 +166,7 @@ def tag_for_name(name: str) -> Tag:
 
 def add_person_tag(*, user: AnyUser, person: Person, name: str) -> Tag:
     """Tag the person; the tag is found by name ignoring case, or created. Idempotent."""
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     with transaction.atomic():
         locked = _locked(person)
         _refuse_if_merged(locked)
@@ -171,7 +181,7 @@ def remove_person_tag(*, user: AnyUser, person: Person, name: str) -> bool:
 
     The tag itself stays: other persons and conversations may use it.
     """
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     with transaction.atomic():
         locked = _locked(person)
         _refuse_if_merged(locked)
@@ -185,7 +195,7 @@ def remove_person_tag(*, user: AnyUser, person: Person, name: str) -> bool:
 
 def set_person_tags(*, user: AnyUser, person: Person, names: Iterable[str]) -> list[Tag]:
     """Make the person's tags exactly these names (matched ignoring case, new ones created)."""
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     with transaction.atomic():
         locked = _locked(person)
         _refuse_if_merged(locked)
@@ -213,8 +223,8 @@ def merge_persons(*, user: AnyUser, kept: Person, merged: Person) -> PersonMerge
     """
     if kept.pk == merged.pk:
         raise ActionRefused(_("A person cannot be merged with themselves."))
-    check_can_see_person(user, kept)
-    check_can_see_person(user, merged)
+    check_can_change_person(user, kept)
+    check_can_change_person(user, merged)
     with transaction.atomic():
         rows = {
             person.pk: person
@@ -314,7 +324,7 @@ def undo_merge(*, user: AnyUser, merge: PersonMerge) -> PersonMerge:
                 % {"merged": later.merged.display_name, "kept": later.kept.display_name}
             )
         # With no later merge in force, the kept person stands on its own contacts again.
-        check_can_see_person(user, kept)
+        check_can_change_person(user, kept)
 
         Contact.objects.filter(pk__in=merge.contact_ids, person=kept).update(person=merged)
         PersonNote.objects.filter(pk__in=merge.note_ids, person=kept).update(person=merged)
@@ -345,7 +355,7 @@ def assign_person_conversations(
     resolved; each change records an ASSIGNED event ({"before", "after", "via": "person"}) and
     the changed rows go out live after commit.
     """
-    check_can_see_person(user, person)
+    check_can_change_person(user, person)
     if not assignee.is_active:
         raise ActionRefused(_("This colleague's account is not active."))
     candidates = person_conversations(user, person).filter(status__in=OPEN_WORK)

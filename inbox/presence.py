@@ -28,7 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from inbox import live
-from inbox.access import AccessDenied, AnyUser, check_can_reply
+from inbox.access import (
+    READ_ONLY_MESSAGE,
+    AccessDenied,
+    AnyUser,
+    ReadOnly,
+    can_act_on_channel,
+    check_can_act,
+)
 from inbox.actions import ActionRefused
 from inbox.models import Conversation, ConversationEvent, ConversationPresence, EventKind
 
@@ -189,7 +196,8 @@ def leave(*, connection: str) -> None:
 def set_composing(*, connection: str, composing: bool) -> bool:
     """Mark this connection as writing a reply (or not) in the conversation it views.
 
-    Returns False when the connection views nothing. Turning it on again while on keeps the
+    Returns False when the connection views nothing; ReadOnly when its user may only read the
+    conversation. Turning it on again while on keeps the
     original start, so re-sending while typing never changes who holds the reply. Also counts
     as a heartbeat. Viewers are published after commit when the flag changed.
     """
@@ -198,6 +206,9 @@ def set_composing(*, connection: str, composing: bool) -> bool:
         row = _locked_presence(connection)
         if row is None:
             return False
+        if composing and not can_act_on_channel(row.user, row.conversation.channel_account_id):
+            # An observer "writing" would hold the reply and block the people who may send.
+            raise ReadOnly(READ_ONLY_MESSAGE)
         was_fresh = row.seen_at >= now - FRESH_FOR
         changed = row.composing != composing or not was_fresh
         row.seen_at = now
@@ -252,7 +263,7 @@ def _take_over(
     *, user: AbstractBaseUser, conversation: Conversation, connection: str | None
 ) -> int | None:
     # Separate from take_over because check_reply_allowed's `take_over` argument hides that name.
-    check_can_reply(user, conversation)
+    check_can_act(user, conversation)
     now = timezone.now()
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)

@@ -66,6 +66,8 @@ class Criteria:
     # A department's work: conversations routed to it, and the unrouted ones on its channels.
     departments: tuple[int, ...] = ()
     mentioned: int | None = None
+    # Four-eyes: a reply in the conversation waits for a lead's approval.
+    awaiting_approval: bool = False
     channels: tuple[int, ...] = ()
     platforms: tuple[str, ...] = ()
     priorities: tuple[int, ...] = ()
@@ -98,6 +100,8 @@ class Criteria:
                     "note__conversation_id"
                 )
             )
+        if self.awaiting_approval:
+            condition &= Q(awaiting_approval=True)
         if self.channels:
             condition &= Q(channel_account_id__in=self.channels)
         if self.platforms:
@@ -139,6 +143,7 @@ class Criteria:
             "unassigned": self.unassigned,
             "department": list(self.departments),
             "mentioned": self.mentioned,
+            "awaiting_approval": self.awaiting_approval,
             "channel": list(self.channels),
             "platform": list(self.platforms),
             "priority": list(self.priorities),
@@ -307,6 +312,8 @@ class Workspace:
     departments: tuple[Department, ...]
     department_channels: dict[int, tuple[int, ...]]
     channel_ids: frozenset[int] | None
+    # The channels whose replies this user reviews (leads); None: every channel (admins).
+    led_channel_ids: frozenset[int] | None = frozenset()
 
     @classmethod
     def for_user(cls, user: AnyUser) -> Workspace:
@@ -315,6 +322,7 @@ class Workspace:
         user_pk = int(user.pk or 0)
         superuser = bool(getattr(user, "is_superuser", False))
         leads = superuser
+        led: set[int] = set()
         if superuser:
             departments = list(Department.objects.all())
         else:
@@ -324,7 +332,8 @@ class Workspace:
                 .order_by("department__name")
             )
             departments = [m.department for m in memberships]
-            leads = any(m.role == MembershipRole.LEAD for m in memberships)
+            led = {m.department_id for m in memberships if m.role == MembershipRole.LEAD}
+            leads = bool(led)
         links = Department.channel_accounts.through.objects.filter(
             department_id__in=[d.pk for d in departments]
         ).values_list("department_id", "channelaccount_id")
@@ -334,16 +343,21 @@ class Workspace:
         # The same answer as inbox.access.visible_channel_ids (a test holds them together),
         # from the rows read here instead of one more query.
         channel_ids: frozenset[int] | None = None
+        led_channel_ids: frozenset[int] | None = None
         if not (user.is_authenticated and user.is_active):
-            channel_ids = frozenset()
+            channel_ids = led_channel_ids = frozenset()
         elif not superuser:
             channel_ids = frozenset(pk for pks in department_channels.values() for pk in pks)
+            led_channel_ids = frozenset(
+                pk for department_id in led for pk in department_channels[department_id]
+            )
         return cls(
             user_id=user_pk,
             may_see_all=bool(leads),
             departments=tuple(departments),
             department_channels={k: tuple(v) for k, v in department_channels.items()},
             channel_ids=channel_ids,
+            led_channel_ids=led_channel_ids,
         )
 
     def queues(self, saved_views: Iterable[SavedView] = ()) -> list[Queue]:
@@ -358,6 +372,17 @@ class Workspace:
         ]
         if self.may_see_all:
             queues.append(Queue("all", "All", Criteria()))
+        if self.led_channel_ids is None or self.led_channel_ids:
+            # Leads review the replies of their departments' channels; admins every channel.
+            channels = tuple(sorted(self.led_channel_ids or ()))
+            queues.append(
+                Queue(
+                    "approval",
+                    "Awaiting approval",
+                    Criteria(statuses=(), awaiting_approval=True, channels=channels),
+                    sort="waiting",
+                )
+            )
         for view in saved_views:
             params = QueryDict(view.query)
             base = self.queue(params.get("queue", ""), ())
@@ -427,11 +452,13 @@ def count_queues(user: AnyUser, workspace: Workspace, queues: list[Queue]) -> li
     }
     conversations = Conversation.objects.visible_to(user)
     if all(
-        queue.criteria.statuses and set(queue.criteria.statuses) <= set(OPEN_WORK)
+        (queue.criteria.statuses and set(queue.criteria.statuses) <= set(OPEN_WORK))
+        or queue.criteria.awaiting_approval
         for queue in queues
     ):
-        # Every queue counts open work only: read just those rows (a partial index holds them).
-        conversations = conversations.filter(status__in=OPEN_WORK)
+        # Every queue counts open work (or replies awaiting approval) only: read just those
+        # rows, which partial indexes hold.
+        conversations = conversations.filter(Q(status__in=OPEN_WORK) | Q(awaiting_approval=True))
     counts = conversations.aggregate(**aggregates)
     return [replace(queue, count=counts[f"q{index}"]) for index, queue in enumerate(queues)]
 
@@ -607,6 +634,8 @@ def conversations_for_list(user: AnyUser) -> QuerySet[Conversation]:
 # The columns inbox.rows.row_for reads (a deferred one would cost a query per row).
 ROW_FIELDS = (
     "id",
+    "awaiting_approval",
+    "awaiting_internal_since",
     "kind",
     "status",
     "priority",
@@ -645,6 +674,7 @@ def snapshot(conversation: Conversation, mentioned: Iterable[int] = ()) -> dict[
         "sentiment": conversation.sentiment,
         "tag": sorted(tag.pk for tag in conversation.tags.all()),
         "mentioned": sorted(set(mentioned)),
+        "awaiting_approval": conversation.awaiting_approval,
         "post": [conversation.channel_account_id, conversation.post_external_id],
     }
 

@@ -68,6 +68,9 @@ class ConversationRow:
     sentiment_label: str
     sla: Moment | None
     sla_overdue: bool
+    # Four-eyes: a reply waits for a lead; advice was asked of a colleague outside the inbox.
+    awaiting_approval: bool
+    awaiting_internal: bool
     assignee_name: str
     assignee_initials: str
     sort_newest: str
@@ -120,6 +123,8 @@ def row_for(
         sentiment_label=str(_SENTIMENT.get(conversation.sentiment, "")),
         sla=moment(sla) if sla else None,
         sla_overdue=bool(sla and sla <= now),
+        awaiting_approval=conversation.awaiting_approval,
+        awaiting_internal=conversation.awaiting_internal_since is not None,
         assignee_name=assignee_name,
         assignee_initials=initials(assignee_name) if assignee_name else "",
         sort_newest=str(micros(conversation.last_message_at)),

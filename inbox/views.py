@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_integrations.registry import connector_class
 from inbox import actions, queries
-from inbox.access import AccessDenied
+from inbox.access import AccessDenied, ReadOnly, may_only_read
 from inbox.conversation_actions import SNOOZE_PRESETS, assignable_users
 from inbox.forms import ReplyForm
 from inbox.models import (
@@ -148,6 +148,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
     siblings = list(same_post[: SIBLINGS_SHOWN + 1])
     return {
         "conversation": conversation,
+        "read_only": may_only_read(request.user, conversation.channel_account_id),
         "thread": _thread(conversation),
         "reply_form": ReplyForm(),
         "max_reply_length": connector.max_reply_length,
@@ -201,9 +202,9 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         actions.retry_outbound_action(user=request.user, action=action)
     except actions.ActionRefused as exc:
-        if request.htmx:  # type: ignore[attr-defined]
-            return render(request, "inbox/_form_error.html", {"error": str(exc)}, status=409)
-        return HttpResponse(str(exc), status=409)
+        return _refusal(request, str(exc), 409)
+    except ReadOnly as exc:
+        return _refusal(request, str(exc), 403)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("inbox:conversation", pk=action.conversation_id)
     message_id = action.message_id or action.target_message_id
@@ -225,14 +226,20 @@ def message_action(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     try:
         actions.queue_message_action(user=request.user, message=message, kind=kind)
     except actions.ActionRefused as exc:
-        if request.htmx:  # type: ignore[attr-defined]
-            return render(request, "inbox/_form_error.html", {"error": str(exc)}, status=409)
-        return HttpResponse(str(exc), status=409, content_type="text/plain")
+        return _refusal(request, str(exc), 409)
+    except ReadOnly as exc:
+        return _refusal(request, str(exc), 403)
     except AccessDenied:
         return HttpResponse(status=404)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("inbox:conversation", pk=message.conversation_id)
     return message_fragment(request, message.pk)
+
+
+def _refusal(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "inbox/_form_error.html", {"error": reason}, status=status)
+    return HttpResponse(reason, status=status, content_type="text/plain")
 
 
 def message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:

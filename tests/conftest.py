@@ -1,4 +1,5 @@
-"""Shared fixtures: personas (admin, agent, outsider), a live fake Mastodon, live events."""
+"""Shared fixtures: personas (admin, lead, agent, observer, outsider), a live fake Mastodon,
+live events."""
 
 from __future__ import annotations
 
@@ -71,6 +72,22 @@ def admin_user(db: None) -> Any:
 def agent(department: Any) -> Any:
     user = factories.make_user("kim")
     factories.add_member(user, department)
+    return user
+
+
+@pytest.fixture
+def lead(department: Any) -> Any:
+    """The team lead of `department`: routes, assigns within it, approves replies."""
+    user = factories.make_user("lou", first_name="Lou", last_name="Lead")
+    factories.add_member(user, department, role="lead")
+    return user
+
+
+@pytest.fixture
+def observer(department: Any) -> Any:
+    """Reads `department`'s conversations (management, analysts) and changes nothing."""
+    user = factories.make_user("oli", first_name="Oli", last_name="Observer")
+    factories.add_member(user, department, role="observer")
     return user
 
 

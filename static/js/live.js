@@ -97,6 +97,7 @@
       if (!routed && !unrouted) return false;
     }
     if (criteria.mentioned !== null && criteria.mentioned !== undefined && facts.mentioned.indexOf(criteria.mentioned) < 0) return false;
+    if (criteria.awaiting_approval && !facts.awaiting_approval) return false;
     if (!includes(criteria.channel, facts.channel)) return false;
     if (!includes(criteria.platform, facts.platform)) return false;
     if (!includes(criteria.priority, facts.priority)) return false;

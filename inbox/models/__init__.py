@@ -17,12 +17,38 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
+class AssignmentStrategy(models.TextChoices):
+    MANUAL = "manual", "Manual (leads assign)"
+    ROUND_ROBIN = "round_robin", "Round-robin"
+    LEAST_LOADED = "least_loaded", "Least loaded"
+
+
 class Department(models.Model):
+    """A team that owns channels: its members see their conversations. Its working hours,
+    time zone and holidays are the calendar of business-hour SLAs and of auto-assignment."""
+
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
     channel_accounts = models.ManyToManyField(
         ChannelAccount, related_name="departments", blank=True
     )
+    # Who colleagues and consulted experts turn to for this department.
+    contact_person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    time_zone = models.CharField(max_length=64, default="Europe/Berlin")
+    assignment_strategy = models.CharField(
+        max_length=20, choices=AssignmentStrategy.choices, default=AssignmentStrategy.MANUAL
+    )
+    # Open conversations an agent may hold before auto-assignment passes them by (a member's
+    # own capacity overrides it).
+    default_capacity = models.PositiveSmallIntegerField(default=10)
+    # Four-eyes: every reply by this department's agents waits for a lead's approval.
+    requires_approval = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
@@ -32,8 +58,15 @@ class Department(models.Model):
 
 
 class MembershipRole(models.TextChoices):
+    """A user's role in one department (admins are superusers and need no membership)."""
+
     LEAD = "lead", "Team lead"
     AGENT = "agent", "Agent"
+    OBSERVER = "observer", "Observer (read-only)"
+
+
+# Roles that may change things in a department's conversations (observers only read).
+ACTING_ROLES = (MembershipRole.LEAD, MembershipRole.AGENT)
 
 
 class Membership(models.Model):
@@ -44,6 +77,12 @@ class Membership(models.Model):
     role = models.CharField(
         max_length=10, choices=MembershipRole.choices, default=MembershipRole.AGENT
     )
+    # None: the department's default capacity.
+    capacity = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Four-eyes for this member in this department.
+    requires_approval = models.BooleanField(default=False)
+    # Round-robin hands the next conversation to whoever waited longest since their last one.
+    last_auto_assigned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -214,6 +253,18 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         # A subquery, not a list: the caller's query stays one statement (list counts).
         return self.filter(channel_account_id__in=channels)
 
+    def workable_by(self, user: AbstractBaseUser | AnonymousUser) -> ConversationQuerySet:
+        """The conversations a user may change (reply, assign, status...): visible_to without
+        the channels where the user is only an observer."""
+        from inbox.access import acting_channels_subquery
+
+        if not user.is_authenticated:
+            return self.none()
+        channels = acting_channels_subquery(user)
+        if channels is None:
+            return self
+        return self.filter(channel_account_id__in=channels)
+
 
 class Conversation(models.Model):
     """The unit of work: one person's thread on one channel."""
@@ -253,8 +304,23 @@ class Conversation(models.Model):
     language = models.CharField(max_length=12, blank=True, default="")
     sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True, default="")
 
+    sla_policy = models.ForeignKey(
+        "inbox.SlaPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # While snoozed or pending on the customer (as the policy says), the clocks stand still:
+    # the time left on each target is kept here and counted again from the resume.
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_remaining = models.JSONField(default=dict, blank=True)
+    # The warning for the current sla_due_at has been sent (cleared when the deadline moves).
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    # Four-eyes: a reply in this conversation waits for a lead's approval (the leads' queue).
+    awaiting_approval = models.BooleanField(default=False)
+    # A colleague outside the team was asked for advice and has not answered yet.
+    awaiting_internal_since = models.DateTimeField(null=True, blank=True)
     # The next SLA deadline of any kind (the "SLA due first" sort); None when nothing is due.
     sla_due_at = models.DateTimeField(null=True, blank=True)
     # Since when the customer has been waiting for us: their oldest unanswered message.
@@ -293,6 +359,11 @@ class Conversation(models.Model):
                 fields=["-last_message_at", "-id"],
                 condition=Q(status__in=[str(status) for status in OPEN_WORK]),
                 name="conv_open_newest_idx",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(awaiting_approval=True),
+                name="conv_awaiting_approval_idx",
             ),
             models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
             models.Index(fields=["sla_due_at", "id"], name="conv_sla_due_idx"),
@@ -408,6 +479,7 @@ class OutboundState(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected by the reviewer"
 
 
 class OutboundAction(models.Model):
@@ -451,6 +523,11 @@ class OutboundAction(models.Model):
         blank=True,
         related_name="approved_actions",
     )
+    # Four-eyes: the reviewer's note on a rejection, when they decided, and the agent's text
+    # when the reviewer edited it before approving.
+    review_note = models.TextField(blank=True, default="")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    original_text = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -489,6 +566,13 @@ class EventKind(models.TextChoices):
     TAGS_CHANGED = "tags_changed", "Tags changed"
     NOTE_ADDED = "note_added", "Internal note"
     REPLY_TAKEN_OVER = "reply_taken_over", "Took over the reply"
+    ROUTED = "routed", "Routed by a rule"
+    APPROVAL_REQUESTED = "approval_requested", "Reply awaits approval"
+    REPLY_APPROVED = "reply_approved", "Reply approved"
+    REPLY_REJECTED = "reply_rejected", "Reply rejected"
+    SLA_BREACHED = "sla_breached", "SLA target missed"
+    CONSULT_REQUESTED = "consult_requested", "Advice requested"
+    CONSULT_ANSWERED = "consult_answered", "Advice received"
 
 
 class ConversationEvent(models.Model):
@@ -517,6 +601,8 @@ class Note(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     text = models.TextField()
+    # A consulted expert without an account ("Anna from Legal <anna@example.com>").
+    external_author = models.CharField(max_length=300, blank=True, default="")
     mentions = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes"
     )
@@ -635,6 +721,10 @@ class NotificationKind(models.TextChoices):
     NEW_ITEM = "new_item", "New item in my queues"
     SLA_WARNING = "sla_warning", "SLA warning"
     SEND_FAILED = "send_failed", "Failed send"
+    SLA_BREACH = "sla_breach", "SLA breached"
+    APPROVAL_REQUESTED = "approval_requested", "Reply awaits my approval"
+    REPLY_REVIEWED = "reply_reviewed", "My reply was approved or rejected"
+    CONSULT_ANSWERED = "consult_answered", "Advice received"
 
 
 class Notification(models.Model):
@@ -671,6 +761,12 @@ def _all_notification_kinds() -> list[str]:
     return [kind.value for kind in NotificationKind]
 
 
+class Availability(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
 class AgentPreferences(models.Model):
     """How and when a user wants to be told: per kind in the app and on the desktop, sound,
     quiet hours, working hours (desktop pop-ups and sounds only inside them)."""
@@ -688,6 +784,11 @@ class AgentPreferences(models.Model):
     working_from = models.TimeField(null=True, blank=True)
     working_until = models.TimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, default="Europe/Berlin")
+    # Auto-assignment gives work to online agents only (and inside their working hours).
+    availability = models.CharField(
+        max_length=10, choices=Availability.choices, default=Availability.ONLINE
+    )
+    availability_changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
@@ -715,3 +816,15 @@ class ConversationPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.conversation_id}"
+
+
+# The team's rules (calendars, routing, SLA, consulting, audit) live in their own module;
+# imported here so that Django finds them and callers import every model from inbox.models.
+from inbox.models.teams import AuditEntry as AuditEntry  # noqa: E402
+from inbox.models.teams import Consultation as Consultation  # noqa: E402
+from inbox.models.teams import DepartmentHoliday as DepartmentHoliday  # noqa: E402
+from inbox.models.teams import DepartmentHours as DepartmentHours  # noqa: E402
+from inbox.models.teams import RoutingRule as RoutingRule  # noqa: E402
+from inbox.models.teams import SlaBreach as SlaBreach  # noqa: E402
+from inbox.models.teams import SlaKind as SlaKind  # noqa: E402
+from inbox.models.teams import SlaPolicy as SlaPolicy  # noqa: E402
