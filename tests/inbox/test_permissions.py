@@ -276,8 +276,10 @@ def test_the_socket_lets_an_observer_watch_but_not_write_and_shows_outsiders_not
             )
             event = await _next(
                 watching,
-                lambda m: m.get("type") == "conversation.changed"
-                and m.get("conversation_id") == conversation.pk,
+                lambda m: (
+                    m.get("type") == "conversation.changed"
+                    and m.get("conversation_id") == conversation.pk
+                ),
             )
             assert SECRET in event["html"]  # the observer's list shows it
             await stranger.send_json_to({"type": "ping"})
