@@ -149,7 +149,7 @@ def led_department_ids(user: AnyUser) -> set[int]:
     if not _active(user):
         return set()
     return set(
-        Membership.objects.filter(user_id=user.pk, role=MembershipRole.LEAD).values_list(
+        Membership.objects.filter(user_id=int(user.pk or 0), role=MembershipRole.LEAD).values_list(
             "department_id", flat=True
         )
     )
@@ -219,7 +219,7 @@ def check_can_assign(
         return
     owning = Department.objects.filter(channel_accounts__id=channel_id)
     shared = Membership.objects.filter(
-        user_id=user.pk, role__in=ACTING_ROLES, department__in=owning
+        user_id=int(user.pk or 0), role__in=ACTING_ROLES, department__in=owning
     ).values("department_id")
     if not Membership.objects.filter(
         user_id=assignee.pk, role__in=ACTING_ROLES, department_id__in=shared

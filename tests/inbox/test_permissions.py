@@ -94,6 +94,7 @@ def _unchanged(conversation, failed_reply) -> None:
     assert not Note.objects.exists() and not PersonNote.objects.exists()
     assert OutboundAction.objects.get().pk == failed_reply.pk  # no reply, like or retry queued
     assert OutboundAction.objects.get().state == OutboundState.FAILED
+    assert fresh.contact is not None
     person = fresh.contact.person
     assert not person.vip and not person.tags.exists()
 
