@@ -1,6 +1,8 @@
-"""Create (or refresh) the demo workspace: users, a department, and one channel per platform
-aimed at the built-in fake servers. Safe to run again."""
+"""Create (or refresh) the demo workspace: users in every role, two departments with working
+hours, routing rules, SLA policies, and one channel per platform aimed at the built-in fake
+servers. Safe to run again."""
 
+from datetime import date, time
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +12,18 @@ from django.core.management.base import BaseCommand
 from channels_integrations.fake_platforms import demo_mail_channel, demo_platforms
 from channels_integrations.models import ChannelAccount, ChannelStatus, Platform
 from inbox.composer import seed_demo_saved_replies
-from inbox.models import Department, Membership, MembershipRole
+from inbox.models import (
+    AssignmentStrategy,
+    ConversationKind,
+    Department,
+    DepartmentHoliday,
+    DepartmentHours,
+    Membership,
+    MembershipRole,
+    Priority,
+    RoutingRule,
+    SlaPolicy,
+)
 
 DEMO_PASSWORD = "inbox-demo"  # noqa: S105  (printed on purpose: it is a local demo)
 
@@ -39,6 +52,62 @@ class Command(BaseCommand):
         channel.save()
         department.channel_accounts.add(channel)
 
+    def _user(self, username: str, first_name: str, last_name: str) -> Any:
+        user, created = get_user_model().objects.get_or_create(
+            username=username, defaults={"first_name": first_name, "last_name": last_name}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        return user
+
+    def _office_hours(self, department: Department) -> None:
+        """Monday to Friday 8:00 to 18:00 in Berlin, closed over Christmas and New Year."""
+        for weekday in range(1, 6):
+            DepartmentHours.objects.get_or_create(
+                department=department, weekday=weekday, opens=time(8), closes=time(18)
+            )
+        for day, name in (
+            (date(2026, 12, 24), "Christmas Eve"),
+            (date(2026, 12, 25), "Christmas Day"),
+            (date(2026, 12, 26), "Boxing Day"),
+            (date(2027, 1, 1), "New Year's Day"),
+        ):
+            DepartmentHoliday.objects.get_or_create(department=department, date=day, name=name)
+
+    def _demo_rules(self, billing: Department) -> None:
+        """Routing and SLA examples an admin can open, change and test."""
+        RoutingRule.objects.create(
+            name="Invoices and cancellations go to Billing",
+            position=1,
+            keywords="Rechnung\ninvoice\nKündigung\ncancel my subscription\nrefund",
+            set_department=billing,
+        )
+        RoutingRule.objects.create(
+            name="E-mails from VIPs are urgent",
+            position=2,
+            kinds=[ConversationKind.EMAIL],
+            author="vip",
+            set_priority=Priority.URGENT,
+            stop_processing=False,
+        )
+        SlaPolicy.objects.create(
+            name="Urgent: first answer within 1 hour",
+            position=1,
+            priorities=[Priority.URGENT],
+            first_response_minutes=60,
+            next_response_minutes=60,
+            warn_before_minutes=15,
+        )
+        SlaPolicy.objects.create(
+            name="Standard: first answer within 24 hours",
+            position=2,
+            first_response_minutes=24 * 60,
+            next_response_minutes=8 * 60,
+            resolution_minutes=5 * 24 * 60,
+            business_hours=False,
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
         admin, created = User.objects.get_or_create(
@@ -60,15 +129,41 @@ class Command(BaseCommand):
             agent.set_password(DEMO_PASSWORD)
             agent.save()
 
-        department, _ = Department.objects.get_or_create(
-            slug="community", defaults={"name": "Community"}
+        lead = self._user("lead", "Lena", "Lang")
+        trainee = self._user("trainee", "Tim", "Neumann")
+        observer = self._user("observer", "Otto", "Weber")
+
+        department, created = Department.objects.get_or_create(
+            slug="community",
+            defaults={"name": "Community", "assignment_strategy": AssignmentStrategy.ROUND_ROBIN},
         )
-        Membership.objects.get_or_create(
-            user=admin, department=department, defaults={"role": MembershipRole.LEAD}
+        billing, billing_created = Department.objects.get_or_create(
+            slug="billing", defaults={"name": "Billing"}
         )
-        Membership.objects.get_or_create(
-            user=agent, department=department, defaults={"role": MembershipRole.AGENT}
-        )
+        for member, team, role, approval in (
+            (admin, department, MembershipRole.LEAD, False),
+            (lead, department, MembershipRole.LEAD, False),
+            (agent, department, MembershipRole.AGENT, False),
+            # Four-eyes for the newcomer: their replies wait for Lena's approval.
+            (trainee, department, MembershipRole.AGENT, True),
+            (observer, department, MembershipRole.OBSERVER, False),
+            (lead, billing, MembershipRole.LEAD, False),
+            (agent, billing, MembershipRole.AGENT, False),
+        ):
+            Membership.objects.get_or_create(
+                user=member,
+                department=team,
+                defaults={"role": role, "requires_approval": approval},
+            )
+        if created:
+            department.contact_person = lead
+            department.save(update_fields=["contact_person"])
+            self._office_hours(department)
+        if billing_created:
+            billing.contact_person = lead
+            billing.save(update_fields=["contact_person"])
+            self._office_hours(billing)
+            self._demo_rules(billing)
         seed_demo_saved_replies()
 
         root = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
@@ -83,11 +178,21 @@ class Command(BaseCommand):
         )
         self._demo_channel(Platform.EMAIL, "Support mailbox (demo)", *mail, department)
         names.append("Support mailbox (demo)")
+        billing.channel_accounts.add(*department.channel_accounts.all())
+        logins = "\n".join(
+            f"    {username:<9} / {DEMO_PASSWORD}  ({role})"
+            for username, role in (
+                ("admin", "admin"),
+                ("lead", "team lead, approves replies"),
+                ("agent", "agent"),
+                ("trainee", "agent whose replies need approval"),
+                ("observer", "read-only"),
+            )
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo workspace ready.\n"
-                f"  Log in at http://127.0.0.1:8000/ as  admin / {DEMO_PASSWORD}  (admin)\n"
-                f"                                   or  agent / {DEMO_PASSWORD}  (agent)\n"
+                f"  Log in at http://127.0.0.1:8000/ as one of:\n{logins}\n"
                 f"  Channels: {', '.join(names)}\n"
                 f"  Fake platforms (create items, inject faults, see replies): {root}/"
             )
