@@ -167,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.clean_presence",
         "schedule": 300.0,
     },
+    "expire-consultations": {
+        "task": "inbox.tasks.expire_consultations",
+        "schedule": 300.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -178,6 +182,10 @@ PLATFORM_CONNECT_TIMEOUT = env_float("PLATFORM_CONNECT_TIMEOUT", 5.0, minimum=0.
 PLATFORM_READ_TIMEOUT = env_float("PLATFORM_READ_TIMEOUT", 20.0, minimum=0.1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5, minimum=1)
 OUTBOX_STALL_SECONDS = env_int("OUTBOX_STALL_SECONDS", 300, minimum=10)
+
+# The app's own address for links that leave it (the consulted expert's e-mail); empty: the
+# address of the request that asked for advice.
+SITE_URL = env_str("SITE_URL", "")
 
 # Demo fake platform (make run).
 FAKE_PLATFORM_HOST = env_str("FAKE_PLATFORM_HOST", "127.0.0.1")

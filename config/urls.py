@@ -11,6 +11,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("inbox/", include("inbox.urls")),
     path("channels/", include("channels_integrations.urls")),
+    path("team/", include("inbox.administration_urls")),
+    # The expert's page of a consultation: no login, the link's token is the key.
+    path("consult/", include("inbox.consult_urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

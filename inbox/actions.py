@@ -163,8 +163,15 @@ def queue_reply(
 
     `private` sends it as a private reply (a direct message to the author) where the platform
     allows. Nothing reaches the platform here: the delivery task picks the row up after commit.
+
+    Four-eyes (inbox.approval): when the reply needs a lead's approval, the row is created
+    "awaiting approval" and nothing is enqueued; the message shows in the thread as a draft,
+    but the list's last-message facts stay those of what was really sent until approval.
     """
+    from inbox.approval import hold_for_approval, reply_needs_approval
+
     check_can_act(user, conversation)
+    needs_approval = reply_needs_approval(user, conversation)
     kind = OutboundKind.PRIVATE_REPLY if private else OutboundKind.REPLY
     text = text.strip()
     if not text:
@@ -204,31 +211,37 @@ def queue_reply(
             target_message=target,
             target_external_id=target.external_id,
             text=text,
-            state=OutboundState.QUEUED,
+            state=OutboundState.AWAITING_APPROVAL if needs_approval else OutboundState.QUEUED,
             author_id=user.pk,
         )
-        conversation.last_message_at = now
-        conversation.last_message_preview = preview(text)
-        conversation.last_message_direction = Direction.OUTBOUND
         conversation.message_count += 1
-        fields = [
-            "last_message_at",
-            "last_message_preview",
-            "last_message_direction",
-            "message_count",
-        ]
+        fields = ["message_count"]
+        if not needs_approval:
+            conversation.last_message_at = now
+            conversation.last_message_preview = preview(text)
+            conversation.last_message_direction = Direction.OUTBOUND
+            fields += ["last_message_at", "last_message_preview", "last_message_direction"]
+        was: dict[int, dict[str, object]] = {}
         if conversation.status == ConversationStatus.NEW:
+            was[conversation.id] = {"status": conversation.status}
             conversation.status = ConversationStatus.OPEN
             fields.append("status")
         conversation.save(update_fields=[*fields, "updated_at"])
-        ConversationEvent.objects.create(
-            conversation=conversation,
-            actor_id=user.pk,
-            kind=EventKind.REPLY_QUEUED,
-            data={"action_id": action.id, "in_reply_to": target.external_id},
+        if needs_approval:
+            before = hold_for_approval(user=user, conversation=conversation, action=action)
+            if before:
+                was[conversation.id] = {**was.get(conversation.id, {}), **before}
+        else:
+            ConversationEvent.objects.create(
+                conversation=conversation,
+                actor_id=user.pk,
+                kind=EventKind.REPLY_QUEUED,
+                data={"action_id": action.id, "in_reply_to": target.external_id},
+            )
+            _enqueue_delivery(action.id)
+        publish_changes_on_commit(
+            conversation_ids=[conversation.id], message_ids=[message.id], was=was
         )
-        _enqueue_delivery(action.id)
-        publish_changes_on_commit(conversation_ids=[conversation.id], message_ids=[message.id])
     return action
 
 

@@ -416,7 +416,9 @@ def send_reply(
     here, unless `take_over` (inbox.presence records the take-over and tells the colleague);
     the signature counts against the platform's length limit (queue_reply refuses what the
     platform would); take-over, reply and releasing the sender's hold on the reply are one
-    transaction, so a refused reply takes nothing over. Otherwise as inbox.actions.queue_reply.
+    transaction, so a refused reply takes nothing over. Otherwise as inbox.actions.queue_reply:
+    a reply that needs a lead's approval (inbox.approval) is stored as a draft awaiting review,
+    and the sender's hold on the reply is released all the same (the draft is written).
     """
     from inbox.presence import check_reply_allowed, finish_reply
 

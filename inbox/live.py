@@ -150,7 +150,13 @@ def _render_changes(
     messages = list(
         Message.objects.filter(id__in=message_ids)
         .exclude(conversation_id__in=new_conversation_ids)
-        .select_related("contact", "author", "outbound_action")
+        .select_related(
+            "contact",
+            "author",
+            "outbound_action",
+            "outbound_action__approver",
+            "outbound_action__author",
+        )
         .prefetch_related("actions_on")
     )
     # Nothing is rendered for a channel no browser listens to (one check for all of them).

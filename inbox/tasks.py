@@ -18,3 +18,12 @@ def wake_snoozed() -> int:
 def clean_presence() -> int:
     """Delete presence rows of browsers that went away without a goodbye."""
     return clean_stale_presence()
+
+
+@shared_task(name="inbox.tasks.expire_consultations")
+def expire_consultations() -> int:
+    """Stop showing "waiting for internal answer" once every advice link of a conversation
+    has expired unanswered."""
+    from inbox.consulting import expire_consultations as expire
+
+    return expire()

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from inbox import composer_urls, conversation_views, notification_urls, person_urls, views
+from inbox import (
+    approval_urls,
+    composer_urls,
+    conversation_views,
+    notification_urls,
+    person_urls,
+    views,
+)
 
 app_name = "inbox"
 
@@ -21,6 +28,7 @@ urlpatterns = [
         name="message_action",
     ),
     *composer_urls.urlpatterns,
+    *approval_urls.urlpatterns,
     *person_urls.urlpatterns,
     *notification_urls.urlpatterns,
 ]

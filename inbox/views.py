@@ -87,7 +87,13 @@ def _thread(conversation: Conversation) -> list[tuple[str, Any, int]]:
     the message before it in time. Chats and mail threads are in time order and do not nest.
     """
     messages = list(
-        conversation.messages.select_related("contact", "author", "outbound_action")
+        conversation.messages.select_related(
+            "contact",
+            "author",
+            "outbound_action",
+            "outbound_action__approver",
+            "outbound_action__author",
+        )
         .prefetch_related("actions_on")
         .defer("search_vector")
     )
@@ -246,7 +252,13 @@ def message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
     """One message as the thread shows it (the same partial the live events carry)."""
     message = (
         Message.objects.select_related(
-            "contact", "author", "outbound_action", "conversation", "channel_account"
+            "contact",
+            "author",
+            "outbound_action",
+            "outbound_action__approver",
+            "outbound_action__author",
+            "conversation",
+            "channel_account",
         )
         .prefetch_related("actions_on")
         .get(pk=message_id)

@@ -31,6 +31,8 @@ class ComposerState:
     note_url: str
     saved_replies_url: str
     signatures_url: str
+    # Four-eyes: this user's replies here wait for a lead's approval.
+    reviewed: bool = False
 
 
 @register.simple_tag(takes_context=True)
@@ -42,9 +44,14 @@ def composer_state(
     capabilities = set(capabilities)
     can_reply = "reply" in capabilities
     signature = ""
+    reviewed = False
     if user is not None and can_reply:
+        from inbox.approval import reply_needs_approval
+
         signature = signature_for(user=user, channel_account_id=conversation.channel_account_id)
+        reviewed = reply_needs_approval(user, conversation)
     return ComposerState(
+        reviewed=reviewed,
         can_reply=can_reply,
         can_private="private_reply" in capabilities,
         initial_mode="reply" if can_reply else "note",

@@ -128,6 +128,14 @@ def event_summary(event: ConversationEvent) -> str:
         if data.get("removed"):
             parts.append("removed " + ", ".join(data["removed"]))
         return "Tags: " + "; ".join(parts)
+    if kind == EventKind.REPLY_APPROVED:
+        return "Reply approved with changes" if data.get("edited") else "Reply approved"
+    if kind == EventKind.REPLY_REJECTED:
+        return f"Reply rejected: {data.get('note', '')}"
+    if kind == EventKind.CONSULT_REQUESTED:
+        return f"Advice requested from {data.get('expert', '?')}"
+    if kind == EventKind.CONSULT_ANSWERED:
+        return f"Advice received from {data.get('expert', '?')}"
     label = str(EventKind(kind).label) if kind in EventKind.values else kind
     if data.get("kind"):
         label += f" ({data['kind']})"

@@ -309,10 +309,10 @@
 
   // A refused conversation action shows the server's reason beside the controls.
   document.addEventListener("htmx:responseError", function (event) {
-    const controls = event.detail.elt.closest && event.detail.elt.closest(".conv-controls, .conv-head");
+    const controls = event.detail.elt.closest && event.detail.elt.closest(".conv-controls, .conv-head, .review-actions");
     if (!controls) return;
     const conversation = controls.closest(".conversation");
-    const slot = conversation && conversation.querySelector(".control-error");
+    const slot = controls.querySelector(".review-error") || (conversation && conversation.querySelector(".control-error"));
     if (slot) slot.textContent = (event.detail.xhr.responseText || "That did not work.").replace(/<[^>]*>/g, "").trim();
   });
 

@@ -1,0 +1,797 @@
+"""Every write of the team administration screens: departments and their calendars, members
+and roles, user accounts, routing rules, SLA policies and approval settings.
+
+Each action is for admins only (`can_administer`; AccessDenied for anyone else), runs in one
+transaction with the changed rows locked, and writes its audit entry (inbox.audit) in that
+same transaction: a change is never stored without its entry, nor an entry without its change.
+Requests that cannot be carried out as asked raise ActionRefused with a message for the admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from itertools import pairwise
+from typing import Any, Literal, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Max, QuerySet
+from django.utils.text import slugify
+
+from channels_integrations.models import ChannelAccount
+from inbox.access import AccessDenied, AnyUser, can_administer
+from inbox.actions import ActionRefused
+from inbox.audit import AuditAction, record, snapshot
+from inbox.models import (
+    Department,
+    DepartmentHoliday,
+    DepartmentHours,
+    Membership,
+    MembershipRole,
+    RoutingRule,
+    SavedReply,
+    SlaPolicy,
+    Tag,
+)
+from inbox.persons import tag_for_name
+
+DEPARTMENT_FIELDS = (
+    "name",
+    "slug",
+    "channel_accounts",
+    "contact_person",
+    "time_zone",
+    "assignment_strategy",
+    "default_capacity",
+    "requires_approval",
+)
+HOLIDAY_FIELDS = ("department", "date", "name")
+MEMBERSHIP_FIELDS = ("user", "department", "role", "capacity", "requires_approval")
+# Never the password: not even its hash goes into the log.
+USER_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_superuser",
+    "is_staff",
+)
+ROUTING_RULE_FIELDS = (
+    "name",
+    "position",
+    "enabled",
+    "stop_processing",
+    "channel_accounts",
+    "platforms",
+    "kinds",
+    "languages",
+    "keywords",
+    "author",
+    "set_department",
+    "set_assignee",
+    "set_priority",
+    "add_tags",
+)
+SLA_POLICY_FIELDS = (
+    "name",
+    "position",
+    "enabled",
+    "channel_accounts",
+    "departments",
+    "priorities",
+    "first_response_minutes",
+    "next_response_minutes",
+    "resolution_minutes",
+    "business_hours",
+    "pause_when_snoozed",
+    "pause_when_pending",
+    "warn_before_minutes",
+)
+CHANNEL_FIELDS = ("requires_approval",)
+
+WEEKDAY_NAMES = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
+
+# ISO weekday -> opening intervals (opens, closes), in the department's time zone.
+WeeklyHours = Mapping[int, Sequence[tuple[time, time]]]
+MoveDirection = Literal["up", "down"]
+M = TypeVar("M", bound=models.Model)
+# The two ordered lists of the screens: routing rules and SLA policies.
+R = TypeVar("R", RoutingRule, SlaPolicy)
+
+
+def check_can_administer(user: AnyUser) -> None:
+    if not can_administer(user):
+        raise AccessDenied("Only admins may change the team's settings.")
+
+
+def _locked(queryset: QuerySet[M], pk: Any) -> M:
+    try:
+        return queryset.select_for_update().get(pk=pk)
+    except ObjectDoesNotExist:
+        raise ActionRefused("This item was deleted in the meantime.") from None
+
+
+# --- departments ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepartmentDetails:
+    """What the department form sets (the slug is made from the name on creation)."""
+
+    name: str
+    channel_ids: frozenset[int]
+    contact_person_id: int | None
+    time_zone: str
+    assignment_strategy: str
+    default_capacity: int
+    requires_approval: bool
+
+
+def hours_summary(rows: Iterable[DepartmentHours]) -> list[str]:
+    """One line per open weekday, e.g. "Mon 09:00-12:30, 13:30-17:00"; rows in weekday order."""
+    by_day: dict[int, list[str]] = {}
+    for row in sorted(rows, key=lambda r: (r.weekday, r.opens)):
+        interval = f"{row.opens:%H:%M}-{row.closes:%H:%M}"
+        by_day.setdefault(row.weekday, []).append(interval)
+    return [f"{WEEKDAY_NAMES[day]} {', '.join(spans)}" for day, spans in sorted(by_day.items())]
+
+
+def _department_snapshot(department: Department) -> dict[str, Any]:
+    values = snapshot(department, DEPARTMENT_FIELDS)
+    values["hours"] = hours_summary(DepartmentHours.objects.filter(department=department))
+    return values
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name)[:110] or "department"
+    slug, number = base, 2
+    while Department.objects.filter(slug=slug).exists():
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
+def _check_weekly_hours(hours: WeeklyHours) -> None:
+    for weekday, intervals in hours.items():
+        if weekday not in WEEKDAY_NAMES:
+            raise ActionRefused(f"There is no weekday {weekday}.")
+        ordered = sorted(intervals)
+        for opens, closes in ordered:
+            if opens >= closes:
+                raise ActionRefused(
+                    f"{WEEKDAY_NAMES[weekday]}: {opens:%H:%M} is not before {closes:%H:%M}."
+                )
+        for (_, first_closes), (second_opens, _) in pairwise(ordered):
+            if second_opens < first_closes:
+                raise ActionRefused(f"{WEEKDAY_NAMES[weekday]}: the opening hours overlap.")
+
+
+def save_department(
+    *,
+    user: AnyUser,
+    department: Department | None,
+    details: DepartmentDetails,
+    hours: WeeklyHours | None = None,
+) -> Department:
+    """Create (department None) or change a department, and with `hours` replace its whole
+    week of opening hours.
+
+    One transaction with the department row locked; the slug is made once, from the name on
+    creation, and stays (other places may key on it). The contact person must be a member.
+    One audit entry ("hours" among its keys); none when nothing changed.
+    """
+    check_can_administer(user)
+    if hours is not None:
+        _check_weekly_hours(hours)
+    try:
+        with transaction.atomic():
+            if department is None:
+                current = Department(slug=_free_slug(details.name))
+                before: dict[str, Any] = {}
+            else:
+                current = _locked(Department.objects.all(), department.pk)
+                before = _department_snapshot(current)
+            if details.contact_person_id is not None and not (
+                current.pk is not None
+                and Membership.objects.filter(
+                    department=current, user_id=details.contact_person_id
+                ).exists()
+            ):
+                raise ActionRefused("The contact person must be a member of the department.")
+            current.name = details.name
+            current.contact_person_id = details.contact_person_id
+            current.time_zone = details.time_zone
+            current.assignment_strategy = details.assignment_strategy
+            current.default_capacity = details.default_capacity
+            current.requires_approval = details.requires_approval
+            current.save()
+            current.channel_accounts.set(ChannelAccount.objects.filter(pk__in=details.channel_ids))
+            if hours is not None:
+                DepartmentHours.objects.filter(department=current).delete()
+                DepartmentHours.objects.bulk_create(
+                    DepartmentHours(department=current, weekday=day, opens=opens, closes=closes)
+                    for day, intervals in sorted(hours.items())
+                    for opens, closes in sorted(intervals)
+                )
+            record(
+                actor=user,
+                action=AuditAction.CREATED if department is None else AuditAction.CHANGED,
+                instance_or_type=current,
+                before=before,
+                after=_department_snapshot(current),
+            )
+    except IntegrityError:
+        raise ActionRefused(f"There is already a department named {details.name}.") from None
+    return current
+
+
+def department_deletion_blockers(department: Department) -> list[str]:
+    """Why the department cannot be deleted yet: rows that would silently change meaning.
+
+    A routing rule that sends work here would be deleted with it (the database cascades), an
+    SLA policy limited to it would then apply to every department, and a saved reply scoped
+    only to it would then be shown to everyone.
+    """
+    reasons = [
+        f"Routing rule “{name}” sends conversations to this department."
+        for name in RoutingRule.objects.filter(set_department=department).values_list(
+            "name", flat=True
+        )
+    ]
+    reasons += [
+        f"SLA policy “{name}” applies to this department."
+        for name in SlaPolicy.objects.filter(departments=department).values_list("name", flat=True)
+    ]
+    only_here = (
+        SavedReply.objects.filter(departments=department)
+        .annotate(scopes=Count("departments", distinct=True))
+        .filter(scopes=1)
+    )
+    reasons += [
+        f"Saved reply “{title}” is for this department only."
+        for title in SavedReply.objects.filter(pk__in=only_here.values("pk")).values_list(
+            "title", flat=True
+        )
+    ]
+    return reasons
+
+
+def delete_department(*, user: AnyUser, department: Department) -> None:
+    """Delete a department with its memberships, hours and holidays (its conversations keep
+    their channel and lose the department).
+
+    Refused (ActionRefused) while department_deletion_blockers names anything. One transaction
+    with the row locked; one audit entry with the department's last values.
+    """
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(Department.objects.all(), department.pk)
+        blockers = department_deletion_blockers(current)
+        if blockers:
+            raise ActionRefused(" ".join(["Change these first:", *blockers]))
+        before = _department_snapshot(current)
+        before["members"] = sorted(
+            Membership.objects.filter(department=current).values_list("user_id", flat=True)
+        )
+        pk = str(current.pk)
+        current.delete()
+        record(
+            actor=user,
+            action=AuditAction.DELETED,
+            instance_or_type="department",
+            object_id=pk,
+            object_repr=current.name,
+            before=before,
+            after={},
+        )
+
+
+def _holiday_repr(holiday: DepartmentHoliday, department: Department) -> str:
+    label = f"{department.name}: {holiday.date.isoformat()}"
+    return f"{label} {holiday.name}".strip()
+
+
+def add_holiday(
+    *, user: AnyUser, department: Department, day: date, name: str
+) -> DepartmentHoliday:
+    """Close the department on `day`. Refused if that day is already a holiday there; the
+    department row is locked so two admins adding the same day get one holiday and one
+    clear refusal."""
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(Department.objects.all(), department.pk)
+        if DepartmentHoliday.objects.filter(department=current, date=day).exists():
+            raise ActionRefused(f"{day:%d %b %Y} is already a holiday of {current.name}.")
+        holiday = DepartmentHoliday.objects.create(department=current, date=day, name=name)
+        record(
+            actor=user,
+            action=AuditAction.CREATED,
+            instance_or_type=holiday,
+            object_repr=_holiday_repr(holiday, current),
+            before={},
+            after=snapshot(holiday, HOLIDAY_FIELDS),
+        )
+    return holiday
+
+
+def remove_holiday(*, user: AnyUser, holiday: DepartmentHoliday) -> None:
+    """Open the department again on the holiday's date; one audit entry."""
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(DepartmentHoliday.objects.select_related("department"), holiday.pk)
+        before = snapshot(current, HOLIDAY_FIELDS)
+        pk, text = str(current.pk), _holiday_repr(current, current.department)
+        current.delete()
+        record(
+            actor=user,
+            action=AuditAction.DELETED,
+            instance_or_type="holiday",
+            object_id=pk,
+            object_repr=text,
+            before=before,
+            after={},
+        )
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def _member_repr(membership: Membership) -> str:
+    member = membership.user
+    name = member.get_full_name() or member.get_username()
+    return f"{name} in {membership.department.name}"
+
+
+def _check_membership_values(role: str, capacity: int | None) -> None:
+    if role not in MembershipRole.values:
+        raise ActionRefused(f"There is no role {role!r}.")
+    if capacity is not None and capacity < 0:
+        raise ActionRefused("The capacity cannot be negative.")
+
+
+def add_member(
+    *,
+    user: AnyUser,
+    department: Department,
+    member: AbstractUser,
+    role: str,
+    capacity: int | None = None,
+    requires_approval: bool = False,
+) -> Membership:
+    """Make `member` a member of the department with this role. Refused if they already are
+    (the unique constraint decides under concurrency); one audit entry."""
+    check_can_administer(user)
+    _check_membership_values(role, capacity)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                user_id=member.pk,
+                department=department,
+                role=role,
+                capacity=capacity,
+                requires_approval=requires_approval,
+            )
+            record(
+                actor=user,
+                action=AuditAction.CREATED,
+                instance_or_type=membership,
+                object_repr=_member_repr(membership),
+                before={},
+                after=snapshot(membership, MEMBERSHIP_FIELDS),
+            )
+    except IntegrityError:
+        name = member.get_full_name() or member.get_username()
+        raise ActionRefused(f"{name} is already a member of {department.name}.") from None
+    return membership
+
+
+def change_member(
+    *,
+    user: AnyUser,
+    membership: Membership,
+    role: str,
+    capacity: int | None,
+    requires_approval: bool,
+) -> Membership:
+    """Change a member's role, capacity (None: the department's default) and four-eyes flag,
+    with the membership row locked; one audit entry, none when nothing changed."""
+    check_can_administer(user)
+    _check_membership_values(role, capacity)
+    with transaction.atomic():
+        current = _locked(Membership.objects.select_related("user", "department"), membership.pk)
+        before = snapshot(current, MEMBERSHIP_FIELDS)
+        current.role = role
+        current.capacity = capacity
+        current.requires_approval = requires_approval
+        current.save(update_fields=["role", "capacity", "requires_approval"])
+        record(
+            actor=user,
+            action=AuditAction.CHANGED,
+            instance_or_type=current,
+            object_repr=_member_repr(current),
+            before=before,
+            after=snapshot(current, MEMBERSHIP_FIELDS),
+        )
+    return current
+
+
+def remove_member(*, user: AnyUser, membership: Membership) -> None:
+    """Take a user out of a department. If they were its contact person, the department has
+    none afterwards (recorded as a department change). One transaction, department first
+    then membership locked (the order save_department takes them in)."""
+    check_can_administer(user)
+    with transaction.atomic():
+        department = _locked(Department.objects.all(), membership.department_id)
+        current = _locked(Membership.objects.select_related("user", "department"), membership.pk)
+        before = snapshot(current, MEMBERSHIP_FIELDS)
+        text, pk = _member_repr(current), str(current.pk)
+        if department.contact_person_id == current.user_id:
+            department_before = _department_snapshot(department)
+            department.contact_person = None
+            department.save(update_fields=["contact_person"])
+            record(
+                actor=user,
+                action=AuditAction.CHANGED,
+                instance_or_type=department,
+                before=department_before,
+                after=_department_snapshot(department),
+            )
+        current.delete()
+        record(
+            actor=user,
+            action=AuditAction.DELETED,
+            instance_or_type="membership",
+            object_id=pk,
+            object_repr=text,
+            before=before,
+            after={},
+        )
+
+
+# --- user accounts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    password: str = field(repr=False)  # never printed, never logged
+    is_admin: bool = False
+
+
+def create_account(*, user: AnyUser, account: NewAccount) -> AbstractUser:
+    """Create a user who can sign in with the initial password. Admins are superusers (and
+    staff, for the Django admin). The audit entry has the account's fields, never the
+    password or its hash. Refused if the username is taken (ignoring case)."""
+    check_can_administer(user)
+    user_model = get_user_model()
+    try:
+        with transaction.atomic():
+            if user_model.objects.filter(username__iexact=account.username).exists():
+                raise ActionRefused(f"The username {account.username} is taken.")
+            created = user_model.objects.create_user(
+                username=account.username,
+                email=account.email,
+                password=account.password,
+                first_name=account.first_name,
+                last_name=account.last_name,
+                is_superuser=account.is_admin,
+                is_staff=account.is_admin,
+            )
+            assert isinstance(created, AbstractUser)
+            record(
+                actor=user,
+                action=AuditAction.CREATED,
+                instance_or_type=created,
+                before={},
+                after=snapshot(created, USER_FIELDS),
+            )
+    except IntegrityError:
+        raise ActionRefused(f"The username {account.username} is taken.") from None
+    return created
+
+
+def _change_account(
+    *, user: AnyUser, account: AbstractUser, values: Mapping[str, bool]
+) -> AbstractUser:
+    check_can_administer(user)
+    if account.pk == user.pk:
+        # Nobody locks themselves out: the admin doing this stays an active admin, so there is
+        # always at least one.
+        raise ActionRefused("You cannot deactivate yourself or revoke your own admin rights.")
+    with transaction.atomic():
+        current = _locked(get_user_model().objects.all(), account.pk)
+        assert isinstance(current, AbstractUser)
+        before = snapshot(current, USER_FIELDS)
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save(update_fields=list(values))
+        record(
+            actor=user,
+            action=AuditAction.CHANGED,
+            instance_or_type=current,
+            before=before,
+            after=snapshot(current, USER_FIELDS),
+        )
+    return current
+
+
+def set_account_active(*, user: AnyUser, account: AbstractUser, active: bool) -> AbstractUser:
+    """Deactivate (they can no longer sign in, and their open sessions stop working) or
+    reactivate a user. Refused for yourself. Row locked; one audit entry."""
+    return _change_account(user=user, account=account, values={"is_active": active})
+
+
+def set_account_admin(*, user: AnyUser, account: AbstractUser, admin: bool) -> AbstractUser:
+    """Make a user an admin or revoke it (superuser and staff together). Refused for
+    yourself, so the acting admin always remains. Row locked; one audit entry."""
+    return _change_account(
+        user=user, account=account, values={"is_superuser": admin, "is_staff": admin}
+    )
+
+
+# --- ordered lists: routing rules and SLA policies ---------------------------------------------
+
+
+def _renumber(*, user: AnyUser, rows: list[R], fields: Sequence[str]) -> None:
+    """Store positions 1..n in the order of `rows`, with an audit entry for each row whose
+    position changed (the caller holds their locks)."""
+    for position, row in enumerate(rows, start=1):
+        if row.position != position:
+            before = snapshot(row, fields)
+            row.position = position
+            row.save(update_fields=["position", "updated_at"])
+            record(
+                actor=user,
+                action=AuditAction.CHANGED,
+                instance_or_type=row,
+                before=before,
+                after=snapshot(row, fields),
+            )
+
+
+def _move(
+    *, user: AnyUser, model: type[R], row: R, direction: MoveDirection, fields: Sequence[str]
+) -> None:
+    if direction not in ("up", "down"):
+        raise ActionRefused(f"Cannot move {direction!r}.")
+    with transaction.atomic():
+        # Every row of the list is locked (in id order, as every mover takes them), so two
+        # admins reordering at once take turns and positions stay 1..n without duplicates.
+        locked = {r.pk: r for r in model.objects.select_for_update().order_by("pk")}
+        ordered = sorted(locked.values(), key=lambda r: (r.position, r.pk))
+        index = next((i for i, r in enumerate(ordered) if r.pk == row.pk), None)
+        if index is None:
+            raise ActionRefused("This item was deleted in the meantime.")
+        other = index - 1 if direction == "up" else index + 1
+        if 0 <= other < len(ordered):
+            ordered[index], ordered[other] = ordered[other], ordered[index]
+        _renumber(user=user, rows=ordered, fields=fields)
+
+
+def _next_position(model: type[RoutingRule] | type[SlaPolicy]) -> int:
+    highest = model.objects.aggregate(highest=Max("position"))["highest"]
+    return (highest or 0) + 1
+
+
+# --- routing rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutingRuleDetails:
+    """Conditions (empty: any) and actions (None or empty: leave as it is) of a rule."""
+
+    name: str
+    enabled: bool = True
+    stop_processing: bool = True
+    channel_ids: frozenset[int] = frozenset()
+    platforms: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    keywords: str = ""
+    author: str = ""
+    set_department_id: int | None = None
+    set_assignee_id: int | None = None
+    set_priority: int | None = None
+    tag_names: tuple[str, ...] = ()
+
+
+def save_routing_rule(
+    *, user: AnyUser, rule: RoutingRule | None, details: RoutingRuleDetails
+) -> RoutingRule:
+    """Create (rule None, placed last) or change a routing rule. Tags are found by name
+    ignoring case, or created. One transaction with the rule locked; one audit entry."""
+    check_can_administer(user)
+    with transaction.atomic():
+        if rule is None:
+            current = RoutingRule(position=_next_position(RoutingRule))
+            before: dict[str, Any] = {}
+        else:
+            current = _locked(RoutingRule.objects.all(), rule.pk)
+            before = snapshot(current, ROUTING_RULE_FIELDS)
+        current.name = details.name
+        current.enabled = details.enabled
+        current.stop_processing = details.stop_processing
+        current.platforms = list(details.platforms)
+        current.kinds = list(details.kinds)
+        current.languages = list(details.languages)
+        current.keywords = details.keywords
+        current.author = details.author
+        current.set_department_id = details.set_department_id
+        current.set_assignee_id = details.set_assignee_id
+        current.set_priority = details.set_priority
+        current.save()
+        current.channel_accounts.set(ChannelAccount.objects.filter(pk__in=details.channel_ids))
+        tags: list[Tag] = [tag_for_name(name) for name in details.tag_names]
+        current.add_tags.set(tags)
+        record(
+            actor=user,
+            action=AuditAction.CREATED if rule is None else AuditAction.CHANGED,
+            instance_or_type=current,
+            before=before,
+            after=snapshot(current, ROUTING_RULE_FIELDS),
+        )
+    return current
+
+
+def delete_routing_rule(*, user: AnyUser, rule: RoutingRule) -> None:
+    """Delete a rule (the others keep their order); one audit entry with its last values."""
+    _delete_ordered(user=user, model=RoutingRule, row=rule, fields=ROUTING_RULE_FIELDS)
+
+
+def move_routing_rule(*, user: AnyUser, rule: RoutingRule, direction: MoveDirection) -> None:
+    """Swap the rule with its neighbour above or below and renumber the list 1..n; every rule
+    of the list is locked while it moves. An audit entry per rule whose position changed."""
+    check_can_administer(user)
+    _move(user=user, model=RoutingRule, row=rule, direction=direction, fields=ROUTING_RULE_FIELDS)
+
+
+def set_routing_rule_enabled(*, user: AnyUser, rule: RoutingRule, enabled: bool) -> RoutingRule:
+    """Switch a rule on or off, row locked; one audit entry (none if it already was)."""
+    return _set_enabled(user=user, model=RoutingRule, row=rule, enabled=enabled)
+
+
+# --- SLA policies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlaPolicyDetails:
+    """Scope (empty: any) and targets in minutes (None: no target of that kind)."""
+
+    name: str
+    enabled: bool = True
+    channel_ids: frozenset[int] = frozenset()
+    department_ids: frozenset[int] = frozenset()
+    priorities: tuple[int, ...] = ()
+    first_response_minutes: int | None = 24 * 60
+    next_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+    business_hours: bool = False
+    pause_when_snoozed: bool = True
+    pause_when_pending: bool = True
+    warn_before_minutes: int = 60
+
+
+def save_sla_policy(
+    *, user: AnyUser, policy: SlaPolicy | None, details: SlaPolicyDetails
+) -> SlaPolicy:
+    """Create (policy None, placed last) or change an SLA policy. One transaction with the
+    policy locked; one audit entry. New targets apply to conversations that start after."""
+    check_can_administer(user)
+    for minutes in (
+        details.first_response_minutes,
+        details.next_response_minutes,
+        details.resolution_minutes,
+    ):
+        if minutes is not None and minutes <= 0:
+            raise ActionRefused("A target must be longer than zero minutes.")
+    with transaction.atomic():
+        if policy is None:
+            current = SlaPolicy(position=_next_position(SlaPolicy))
+            before: dict[str, Any] = {}
+        else:
+            current = _locked(SlaPolicy.objects.all(), policy.pk)
+            before = snapshot(current, SLA_POLICY_FIELDS)
+        current.name = details.name
+        current.enabled = details.enabled
+        current.priorities = sorted(details.priorities)
+        current.first_response_minutes = details.first_response_minutes
+        current.next_response_minutes = details.next_response_minutes
+        current.resolution_minutes = details.resolution_minutes
+        current.business_hours = details.business_hours
+        current.pause_when_snoozed = details.pause_when_snoozed
+        current.pause_when_pending = details.pause_when_pending
+        current.warn_before_minutes = details.warn_before_minutes
+        current.save()
+        current.channel_accounts.set(ChannelAccount.objects.filter(pk__in=details.channel_ids))
+        current.departments.set(Department.objects.filter(pk__in=details.department_ids))
+        record(
+            actor=user,
+            action=AuditAction.CREATED if policy is None else AuditAction.CHANGED,
+            instance_or_type=current,
+            before=before,
+            after=snapshot(current, SLA_POLICY_FIELDS),
+        )
+    return current
+
+
+def delete_sla_policy(*, user: AnyUser, policy: SlaPolicy) -> None:
+    """Delete a policy (its recorded breaches stay, without it); one audit entry."""
+    _delete_ordered(user=user, model=SlaPolicy, row=policy, fields=SLA_POLICY_FIELDS)
+
+
+def move_sla_policy(*, user: AnyUser, policy: SlaPolicy, direction: MoveDirection) -> None:
+    """As move_routing_rule, for SLA policies (the first matching policy applies)."""
+    check_can_administer(user)
+    _move(user=user, model=SlaPolicy, row=policy, direction=direction, fields=SLA_POLICY_FIELDS)
+
+
+def set_sla_policy_enabled(*, user: AnyUser, policy: SlaPolicy, enabled: bool) -> SlaPolicy:
+    """Switch a policy on or off, row locked; one audit entry (none if it already was)."""
+    return _set_enabled(user=user, model=SlaPolicy, row=policy, enabled=enabled)
+
+
+def _delete_ordered(*, user: AnyUser, model: type[R], row: R, fields: Sequence[str]) -> None:
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(model.objects.all(), row.pk)
+        before = snapshot(current, fields)
+        pk, text = str(current.pk), str(current)
+        current.delete()
+        record(
+            actor=user,
+            action=AuditAction.DELETED,
+            instance_or_type="routing_rule" if model is RoutingRule else "sla_policy",
+            object_id=pk,
+            object_repr=text,
+            before=before,
+            after={},
+        )
+
+
+def _set_enabled(*, user: AnyUser, model: type[R], row: R, enabled: bool) -> R:
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(model.objects.all(), row.pk)
+        before = {"enabled": current.enabled}
+        current.enabled = enabled
+        current.save(update_fields=["enabled", "updated_at"])
+        record(
+            actor=user,
+            action=AuditAction.CHANGED,
+            instance_or_type=current,
+            before=before,
+            after={"enabled": current.enabled},
+        )
+    return current
+
+
+# --- approval settings ------------------------------------------------------------------------
+
+
+def set_channel_approval(
+    *, user: AnyUser, channel: ChannelAccount, requires_approval: bool
+) -> ChannelAccount:
+    """Four-eyes for every reply on this channel, on or off. Only that field is written, with
+    the channel row locked, so a poll finishing at the same moment keeps its own fields. One
+    audit entry with that flag only (never the channel's settings or credentials)."""
+    check_can_administer(user)
+    with transaction.atomic():
+        current = _locked(ChannelAccount.objects.all(), channel.pk)
+        before = snapshot(current, CHANNEL_FIELDS)
+        current.requires_approval = requires_approval
+        current.save(update_fields=["requires_approval"])
+        record(
+            actor=user,
+            action=AuditAction.CHANGED,
+            instance_or_type=current,
+            before=before,
+            after=snapshot(current, CHANNEL_FIELDS),
+        )
+    return current

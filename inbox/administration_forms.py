@@ -1,0 +1,772 @@
+"""Forms of the team administration screens. They only validate and turn what was typed into
+the values the actions in inbox.administration take; nothing here writes.
+
+Text an admin types in a compact notation (working hours "09:00-12:30, 13:30-17:00", SLA
+targets "1h30m", languages "de, en", tags "billing, press") is parsed here, with an error that
+says what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import time
+from functools import lru_cache
+from itertools import pairwise
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from channels_integrations.models import ChannelAccount, Platform
+from inbox.actions import ActionRefused
+from inbox.administration import (
+    DepartmentDetails,
+    NewAccount,
+    RoutingRuleDetails,
+    SlaPolicyDetails,
+)
+from inbox.audit import OBJECT_TYPES
+from inbox.models import (
+    ACTING_ROLES,
+    AssignmentStrategy,
+    ConversationKind,
+    Department,
+    DepartmentHours,
+    Membership,
+    MembershipRole,
+    Priority,
+    RoutingRule,
+    SlaPolicy,
+)
+from inbox.models.teams import AuthorCondition
+from inbox.persons import normalize_tag_name
+
+# Offered in the time zone field; any zone of the IANA database is accepted.
+COMMON_TIME_ZONES = (
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Amsterdam",
+    "Europe/Warsaw",
+    "Europe/Helsinki",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+WEEKDAY_LABELS = {
+    1: "Monday",
+    2: "Tuesday",
+    3: "Wednesday",
+    4: "Thursday",
+    5: "Friday",
+    6: "Saturday",
+    7: "Sunday",
+}
+MAX_INTERVALS_PER_DAY = 4
+HOURS_HELP = "Closed, or intervals like 09:00-12:30, 13:30-17:00"
+DURATION_HELP = "Hours and minutes, e.g. 24h, 1h30m or 90m; days too: 2d"
+CHECKBOXES = forms.CheckboxSelectMultiple
+
+
+@lru_cache(maxsize=1)
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(name: str) -> None:
+    """ValidationError unless the server knows this IANA time zone."""
+    if name not in _known_time_zones():
+        raise ValidationError(
+            f"“{name}” is not a time zone this server knows. Use a name like Europe/Berlin."
+        )
+
+
+# --- working hours --------------------------------------------------------------------------
+
+_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?"
+# Hyphen, en dash or em dash between the two times (what people paste from calendars).
+_INTERVAL = re.compile(rf"^{_CLOCK}\s*[-\u2013\u2014]\s*{_CLOCK}$")
+_CLOSED_WORDS = {"", "closed", "-", "\u2013", "\u2014", "geschlossen"}
+
+
+def _clock(hours: str, minutes: str | None, text: str) -> time:
+    hour, minute = int(hours), int(minutes or 0)
+    if hour == 24 and minute == 0:
+        raise ValidationError(f"“{text}”: a day ends at 23:59, write that instead of 24:00.")
+    if hour > 23 or minute > 59:
+        raise ValidationError(f"“{text}” is not a time of day.")
+    return time(hour, minute)
+
+
+def parse_day_hours(text: str) -> list[tuple[time, time]]:
+    """ "09:00-12:30, 13:30-17:00" -> [(09:00, 12:30), (13:30, 17:00)]; "" or "closed" -> [].
+
+    Hours alone ("9-17") and dots ("9.30") are understood. Raises ValidationError naming the
+    piece that is wrong: not a time, ending before it starts, overlapping another interval.
+    """
+    cleaned = text.strip().lower()
+    if cleaned in _CLOSED_WORDS:
+        return []
+    intervals: list[tuple[time, time]] = []
+    for piece in re.split(r"[,;]", cleaned):
+        piece = piece.strip()
+        if not piece:
+            continue
+        match = _INTERVAL.match(piece)
+        if match is None:
+            raise ValidationError(f"“{piece}” is not an interval like 09:00-17:00.")
+        opens = _clock(match.group(1), match.group(2), piece)
+        closes = _clock(match.group(3), match.group(4), piece)
+        if opens >= closes:
+            raise ValidationError(f"“{piece}” ends before it starts.")
+        intervals.append((opens, closes))
+    intervals.sort()
+    if len(intervals) > MAX_INTERVALS_PER_DAY:
+        raise ValidationError(f"At most {MAX_INTERVALS_PER_DAY} intervals a day.")
+    for (first_opens, first_closes), (second_opens, second_closes) in pairwise(intervals):
+        if second_opens < first_closes:
+            raise ValidationError(
+                f"{first_opens:%H:%M}-{first_closes:%H:%M} and "
+                f"{second_opens:%H:%M}-{second_closes:%H:%M} overlap."
+            )
+    return intervals
+
+
+def format_day_hours(intervals: list[tuple[time, time]]) -> str:
+    return ", ".join(f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in intervals)
+
+
+# --- durations --------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
+
+
+def parse_duration_minutes(text: str) -> int:
+    """ "24h" -> 1440, "1h30m" -> 90, "90m" -> 90, "2d 4h" -> 3120. A bare number is refused:
+    nobody can tell whether "90" means minutes or hours."""
+    cleaned = text.strip().lower().replace(" ", "")
+    match = _DURATION.match(cleaned)
+    if not cleaned or match is None or not any(match.groups()):
+        raise ValidationError(f"“{text.strip()}” is not a duration. Write e.g. 24h, 1h30m or 90m.")
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    return days * 24 * 60 + hours * 60 + minutes
+
+
+def format_minutes(minutes: int | None) -> str:
+    """1440 -> "24h", 90 -> "1h30m", 45 -> "45m", 7200 -> "5d"; None -> "" (no target)."""
+    if minutes is None:
+        return ""
+    if minutes >= 2 * 24 * 60 and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"  # "5d" reads better than "120h"; 24h stays 24h
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest}m"
+    return f"{hours}h{rest}m" if rest else f"{hours}h"
+
+
+class DurationField(forms.Field):
+    """Minutes, typed as hours and minutes; empty means no target (None)."""
+
+    widget = forms.TextInput(attrs={"size": 10, "maxlength": 30})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", DURATION_HELP)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return format_minutes(value) if isinstance(value, int) else value
+
+    def to_python(self, value: Any) -> int | None:
+        text = str(value or "").strip()
+        if not text:
+            return None
+        if len(text) > 30:
+            raise ValidationError("Write e.g. 24h, 1h30m or 90m.")
+        minutes = parse_duration_minutes(text)
+        if minutes > 365 * 24 * 60:
+            raise ValidationError("At most 365 days.")
+        return minutes
+
+
+# --- lists typed as text ----------------------------------------------------------------------
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
+
+
+def parse_languages(text: str) -> tuple[str, ...]:
+    """ "de, en" -> ("de", "en"): ISO 639 codes, lower case, optionally with a region ("pt-br");
+    duplicates dropped, order kept."""
+    codes: list[str] = []
+    for piece in re.split(r"[,;\s]+", text.strip().lower()):
+        if not piece:
+            continue
+        if not _LANGUAGE.match(piece):
+            raise ValidationError(
+                f"“{piece}” is not a language code. Use two-letter codes like de, en, fr."
+            )
+        if piece not in codes:
+            codes.append(piece)
+    return tuple(codes)
+
+
+def parse_tag_names(text: str) -> tuple[str, ...]:
+    """ "billing, Press" -> ("billing", "Press"), each checked as a tag name; duplicates
+    (ignoring case) dropped."""
+    names: list[str] = []
+    for piece in text.split(","):
+        if not piece.strip():
+            continue
+        try:
+            name = normalize_tag_name(piece)
+        except ActionRefused as exc:
+            raise ValidationError(str(exc)) from None
+        if name.lower() not in {n.lower() for n in names}:
+            names.append(name)
+    return tuple(names)
+
+
+# --- choices ----------------------------------------------------------------------------------
+
+
+def _channels() -> QuerySet[ChannelAccount]:
+    return ChannelAccount.objects.order_by("name")
+
+
+def _active_users() -> QuerySet[Any]:
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        full_name = obj.get_full_name()
+        return f"{full_name} ({obj.get_username()})" if full_name else obj.get_username()
+
+
+class ChannelChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj)  # "Facebook: Brand": the platform helps to tell same-named pages apart
+
+
+def _channel_field(help_text: str) -> ChannelChoiceField:
+    return ChannelChoiceField(
+        queryset=_channels(),
+        required=False,
+        widget=CHECKBOXES,
+        label="Channels",
+        help_text=help_text,
+    )
+
+
+# --- departments ------------------------------------------------------------------------------
+
+
+def hours_field_name(weekday: int) -> str:
+    return f"hours_{weekday}"
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(max_length=120, strip=True)
+    channel_accounts = _channel_field(
+        "Members of the department see these channels' conversations."
+    )
+    contact_person = UserChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        label="Contact person",
+        empty_label="Nobody yet",
+        help_text="The member colleagues and consulted experts turn to.",
+    )
+    time_zone = forms.CharField(
+        max_length=64,
+        initial="Europe/Berlin",
+        validators=[validate_time_zone],
+        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
+        help_text="Working hours and holidays are in this zone.",
+    )
+    assignment_strategy = forms.ChoiceField(
+        choices=AssignmentStrategy.choices,
+        initial=AssignmentStrategy.MANUAL,
+        label="Assignment",
+        widget=forms.RadioSelect,
+    )
+    default_capacity = forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        initial=10,
+        label="Default capacity",
+        help_text="Open conversations an agent may hold before auto-assignment passes them by.",
+    )
+    requires_approval = forms.BooleanField(
+        required=False,
+        label="Replies need a lead's approval (four eyes)",
+    )
+
+    def __init__(self, *args: Any, department: Department | None = None, **kwargs: Any) -> None:
+        if department is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(department)
+        super().__init__(*args, **kwargs)
+        self.department = department
+        for weekday, label in WEEKDAY_LABELS.items():
+            self.fields[hours_field_name(weekday)] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"placeholder": "closed"}),
+            )
+        members = get_user_model().objects.none()
+        if department is not None:
+            members = get_user_model().objects.filter(memberships__department=department)
+        self.fields["contact_person"].queryset = members.order_by("username")  # type: ignore[attr-defined]
+        if department is None:
+            self.fields[
+                "contact_person"
+            ].help_text = "Add members first; then choose the contact person among them."
+
+    @staticmethod
+    def initial_for(department: Department) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "name": department.name,
+            "channel_accounts": list(department.channel_accounts.all()),
+            "contact_person": department.contact_person_id,
+            "time_zone": department.time_zone,
+            "assignment_strategy": department.assignment_strategy,
+            "default_capacity": department.default_capacity,
+            "requires_approval": department.requires_approval,
+        }
+        by_day: dict[int, list[tuple[time, time]]] = {}
+        for row in DepartmentHours.objects.filter(department=department):
+            by_day.setdefault(row.weekday, []).append((row.opens, row.closes))
+        for weekday in WEEKDAY_LABELS:
+            initial[hours_field_name(weekday)] = format_day_hours(sorted(by_day.get(weekday, [])))
+        return initial
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        taken = Department.objects.filter(name__iexact=name)
+        if self.department is not None:
+            taken = taken.exclude(pk=self.department.pk)
+        if taken.exists():
+            raise ValidationError(f"There is already a department named {name}.")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for weekday in WEEKDAY_LABELS:
+            name = hours_field_name(weekday)
+            if name in self.errors:
+                continue
+            try:
+                cleaned[name] = parse_day_hours(cleaned.get(name) or "")
+            except ValidationError as exc:
+                self.add_error(name, exc)
+        return cleaned
+
+    def hour_fields(self) -> list[forms.BoundField]:
+        return [self[hours_field_name(weekday)] for weekday in WEEKDAY_LABELS]
+
+    def details(self) -> DepartmentDetails:
+        data = self.cleaned_data
+        contact = data.get("contact_person")
+        return DepartmentDetails(
+            name=data["name"],
+            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
+            contact_person_id=contact.pk if contact is not None else None,
+            time_zone=data["time_zone"],
+            assignment_strategy=data["assignment_strategy"],
+            default_capacity=data["default_capacity"],
+            requires_approval=data["requires_approval"],
+        )
+
+    def weekly_hours(self) -> dict[int, list[tuple[time, time]]]:
+        return {
+            weekday: self.cleaned_data[hours_field_name(weekday)]
+            for weekday in WEEKDAY_LABELS
+            if self.cleaned_data[hours_field_name(weekday)]
+        }
+
+
+class HolidayForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(max_length=120, required=False, strip=True)
+
+
+# --- members and users ------------------------------------------------------------------------
+
+
+def _capacity_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        required=False,
+        label="Capacity",
+        help_text="Empty: the department's default.",
+        widget=forms.NumberInput(attrs={"placeholder": "default", "size": 5}),
+    )
+
+
+class MemberForm(forms.Form):
+    """A member's role, capacity and four-eyes flag (one form per row, prefixed)."""
+
+    role = forms.ChoiceField(choices=MembershipRole.choices)
+    capacity = _capacity_field()
+    requires_approval = forms.BooleanField(required=False, label="Needs approval")
+
+    @staticmethod
+    def initial_for(membership: Membership) -> dict[str, Any]:
+        return {
+            "role": membership.role,
+            "capacity": membership.capacity,
+            "requires_approval": membership.requires_approval,
+        }
+
+
+class AddMemberForm(MemberForm):
+    member = UserChoiceField(
+        queryset=get_user_model().objects.none(), label="User", empty_label="Choose a user…"
+    )
+
+    def __init__(self, *args: Any, department: Department, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = _active_users().exclude(  # type: ignore[attr-defined]
+            memberships__department=department
+        )
+        self.order_fields(["member", "role", "capacity", "requires_approval"])
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        validators=[get_user_model().username_validator],
+        help_text="Letters, digits and @ . + - _ only.",
+    )
+    first_name = forms.CharField(max_length=150, required=False, strip=True)
+    last_name = forms.CharField(max_length=150, required=False, strip=True)
+    email = forms.EmailField(max_length=254, required=False, label="E-mail")
+    password = forms.CharField(
+        label="Initial password",
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Tell it to them in person; they can change it after signing in.",
+    )
+    is_admin = forms.BooleanField(
+        required=False,
+        label="Admin",
+        help_text="Admins see every channel and configure channels, the team and its rules.",
+    )
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise ValidationError(f"The username {username} is taken.")
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            # The similarity check compares against what the person will be called.
+            candidate = get_user_model()(
+                username=cleaned.get("username") or "",
+                first_name=cleaned.get("first_name") or "",
+                last_name=cleaned.get("last_name") or "",
+                email=cleaned.get("email") or "",
+            )
+            try:
+                password_validation.validate_password(password, candidate)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+    def new_account(self) -> NewAccount:
+        data = self.cleaned_data
+        return NewAccount(
+            username=data["username"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            password=data["password"],
+            is_admin=data["is_admin"],
+        )
+
+
+# --- routing rules ----------------------------------------------------------------------------
+
+
+class RoutingRuleForm(forms.Form):
+    name = forms.CharField(max_length=120, strip=True)
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    stop_processing = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Stop at this rule when it matches",
+        help_text="Unticked: later rules may still add to what this one set.",
+    )
+    channel_accounts = _channel_field("Empty: any channel.")
+    platforms = forms.MultipleChoiceField(
+        choices=Platform.choices, required=False, widget=CHECKBOXES, help_text="Empty: any."
+    )
+    kinds = forms.MultipleChoiceField(
+        choices=ConversationKind.choices,
+        required=False,
+        widget=CHECKBOXES,
+        label="Kinds",
+        help_text="Empty: any.",
+    )
+    languages = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Language codes separated by commas, e.g. de, en. Empty: any.",
+    )
+    keywords = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One word or phrase per line; any of them matches, as whole words, ignoring "
+        "case and umlauts. Empty: any text.",
+    )
+    author = forms.ChoiceField(choices=AuthorCondition.choices, required=False, label="Author")
+    set_department = forms.ModelChoiceField(
+        queryset=Department.objects.order_by("name"),
+        required=False,
+        label="Send to department",
+        empty_label="Leave as it is",
+    )
+    set_assignee = UserChoiceField(
+        queryset=_active_users(),
+        required=False,
+        label="Assign to",
+        empty_label="Leave as it is",
+        help_text="Skipped when this person cannot work on the conversation's channel.",
+    )
+    set_priority = forms.TypedChoiceField(
+        choices=[("", "Leave as it is"), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Set priority",
+    )
+    add_tags = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Add tags",
+        help_text="Tag names separated by commas; new ones are created.",
+    )
+
+    @staticmethod
+    def initial_for(rule: RoutingRule) -> dict[str, Any]:
+        return {
+            "name": rule.name,
+            "enabled": rule.enabled,
+            "stop_processing": rule.stop_processing,
+            "channel_accounts": list(rule.channel_accounts.all()),
+            "platforms": rule.platforms,
+            "kinds": rule.kinds,
+            "languages": ", ".join(rule.languages),
+            "keywords": rule.keywords,
+            "author": rule.author,
+            "set_department": rule.set_department_id,
+            "set_assignee": rule.set_assignee_id,
+            "set_priority": rule.set_priority,
+            "add_tags": ", ".join(rule.add_tags.values_list("name", flat=True)),
+        }
+
+    def clean_languages(self) -> tuple[str, ...]:
+        return parse_languages(self.cleaned_data["languages"])
+
+    def clean_add_tags(self) -> tuple[str, ...]:
+        return parse_tag_names(self.cleaned_data["add_tags"])
+
+    def clean_keywords(self) -> str:
+        lines = [" ".join(line.split()) for line in self.cleaned_data["keywords"].splitlines()]
+        return "\n".join(line for line in lines if line)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        acts = (
+            cleaned.get("set_department")
+            or cleaned.get("set_assignee")
+            or cleaned.get("set_priority") is not None
+            or cleaned.get("add_tags")
+        )
+        if not acts and not cleaned.get("stop_processing"):
+            raise ValidationError(
+                "This rule does nothing: choose a department, an assignee, a priority or tags "
+                "(or tick “Stop at this rule” to keep later rules from matching)."
+            )
+        department, assignee = cleaned.get("set_department"), cleaned.get("set_assignee")
+        if (
+            department is not None
+            and assignee is not None
+            and not getattr(assignee, "is_superuser", False)
+            and not Membership.objects.filter(
+                department=department, user=assignee, role__in=ACTING_ROLES
+            ).exists()
+        ):
+            self.add_error(
+                "set_assignee",
+                f"{assignee.get_full_name() or assignee.get_username()} is not a lead or agent "
+                f"of {department.name}.",
+            )
+        return cleaned
+
+    def details(self) -> RoutingRuleDetails:
+        data = self.cleaned_data
+        department, assignee = data.get("set_department"), data.get("set_assignee")
+        return RoutingRuleDetails(
+            name=data["name"],
+            enabled=data["enabled"],
+            stop_processing=data["stop_processing"],
+            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
+            platforms=tuple(data["platforms"]),
+            kinds=tuple(data["kinds"]),
+            languages=data["languages"],
+            keywords=data["keywords"],
+            author=data["author"] or "",
+            set_department_id=department.pk if department is not None else None,
+            set_assignee_id=assignee.pk if assignee is not None else None,
+            set_priority=data["set_priority"],
+            tag_names=data["add_tags"],
+        )
+
+
+# --- SLA policies -----------------------------------------------------------------------------
+
+
+class SlaPolicyForm(forms.Form):
+    name = forms.CharField(max_length=120, strip=True)
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    channel_accounts = _channel_field("Empty: any channel.")
+    departments = forms.ModelMultipleChoiceField(
+        queryset=Department.objects.order_by("name"),
+        required=False,
+        widget=CHECKBOXES,
+        help_text="Empty: any department.",
+    )
+    priorities = forms.TypedMultipleChoiceField(
+        choices=Priority.choices,
+        coerce=int,
+        required=False,
+        widget=CHECKBOXES,
+        help_text="Empty: any priority.",
+    )
+    first_response = DurationField(
+        required=False,
+        initial=24 * 60,
+        label="First response within",
+        help_text=f"{DURATION_HELP}. Empty: no target.",
+    )
+    next_response = DurationField(
+        required=False,
+        label="Next response within",
+        help_text="After each new customer message once we have answered. Empty: no target.",
+    )
+    resolution = DurationField(
+        required=False, label="Resolved within", help_text="Empty: no target."
+    )
+    business_hours = forms.BooleanField(
+        required=False,
+        label="Count business hours only",
+        help_text="The department's working hours, time zone and holidays.",
+    )
+    pause_when_snoozed = forms.BooleanField(
+        required=False, initial=True, label="Pause while snoozed"
+    )
+    pause_when_pending = forms.BooleanField(
+        required=False, initial=True, label="Pause while waiting for the customer (pending)"
+    )
+    warn_before = DurationField(
+        initial=60,
+        label="Warn before a breach",
+        help_text="How long before a target the assignee and the lead are warned.",
+    )
+
+    @staticmethod
+    def initial_for(policy: SlaPolicy) -> dict[str, Any]:
+        return {
+            "name": policy.name,
+            "enabled": policy.enabled,
+            "channel_accounts": list(policy.channel_accounts.all()),
+            "departments": list(policy.departments.all()),
+            "priorities": policy.priorities,
+            "first_response": policy.first_response_minutes,
+            "next_response": policy.next_response_minutes,
+            "resolution": policy.resolution_minutes,
+            "business_hours": policy.business_hours,
+            "pause_when_snoozed": policy.pause_when_snoozed,
+            "pause_when_pending": policy.pause_when_pending,
+            "warn_before": policy.warn_before_minutes,
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in ("first_response", "next_response", "resolution"):
+            if cleaned.get(name) == 0:
+                self.add_error(name, "A target must be longer than zero; leave it empty for none.")
+        if not self.errors and not any(
+            cleaned.get(name) for name in ("first_response", "next_response", "resolution")
+        ):
+            raise ValidationError("Set at least one target.")
+        return cleaned
+
+    def details(self) -> SlaPolicyDetails:
+        data = self.cleaned_data
+        return SlaPolicyDetails(
+            name=data["name"],
+            enabled=data["enabled"],
+            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
+            department_ids=frozenset(department.pk for department in data["departments"]),
+            priorities=tuple(data["priorities"]),
+            first_response_minutes=data["first_response"],
+            next_response_minutes=data["next_response"],
+            resolution_minutes=data["resolution"],
+            business_hours=data["business_hours"],
+            pause_when_snoozed=data["pause_when_snoozed"],
+            pause_when_pending=data["pause_when_pending"],
+            warn_before_minutes=data["warn_before"],
+        )
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+class AuditFilterForm(forms.Form):
+    object_type = forms.ChoiceField(required=False, label="Object")
+    actor = UserChoiceField(
+        queryset=get_user_model().objects.order_by("username"),
+        required=False,
+        label="Changed by",
+        empty_label="Anyone",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["object_type"].choices = [  # type: ignore[attr-defined]
+            ("", "Everything"),
+            *OBJECT_TYPES.items(),
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        """The filters to apply; invalid values are ignored (the page shows everything)."""
+        if not self.is_valid():
+            return {"object_type": "", "actor_id": None}
+        actor: AbstractUser | None = self.cleaned_data.get("actor")
+        return {
+            "object_type": self.cleaned_data.get("object_type") or "",
+            "actor_id": actor.pk if actor is not None else None,
+        }
