@@ -163,6 +163,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.wake_snoozed",
         "schedule": 60.0,
     },
+    "check-sla": {
+        "task": "inbox.tasks.check_sla",
+        "schedule": 60.0,
+    },
     "clean-presence": {
         "task": "inbox.tasks.clean_presence",
         "schedule": 300.0,

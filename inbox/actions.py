@@ -33,6 +33,7 @@ from inbox.models import (
     PlatformState,
 )
 from inbox.notifications import notify_send_failed
+from inbox.sla import record_reply_sla
 
 logger = logging.getLogger(__name__)
 
@@ -364,9 +365,8 @@ def record_reply_on_platform(
         Message.objects.filter(pk=action.message_id).update(
             external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
         )
-    Conversation.objects.filter(pk=action.conversation_id, first_response_at__isnull=True).update(
-        first_response_at=now, sla_due_at=None, updated_at=now
-    )
+    # The first response is recorded, the response clocks stop, missed targets are recorded.
+    record_reply_sla(conversation_id=action.conversation_id, at=now)
     # The customer waits again only from their first message after this reply was written.
     Conversation.objects.filter(
         pk=action.conversation_id, waiting_since__lte=action.created_at

@@ -35,6 +35,7 @@ from inbox.models import (
     Priority,
     Tag,
 )
+from inbox.sla import SlaBook
 
 # Bulk actions act on at most this many conversations at once (a page of the list and more).
 BULK_LIMIT = 500
@@ -168,14 +169,17 @@ def set_status(
         snoozed_until = None
     with transaction.atomic():
         conversations = _locked(user, conversation_ids)
+        book = SlaBook.load()
+        now = timezone.now()
         changed, was, events = [], {}, []
         for conversation in conversations:
             before = conversation.status
             if before == status and conversation.snoozed_until == snoozed_until:
                 continue
+            timers = book.on_status(conversation, before, status, now)
             conversation.status = status
             conversation.snoozed_until = snoozed_until
-            conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
+            conversation.save(update_fields=["status", "snoozed_until", "updated_at", *timers])
             was[conversation.pk] = {"status": before}
             data: dict[str, Any] = {"before": before, "after": status}
             if snoozed_until is not None:
@@ -190,6 +194,7 @@ def set_status(
             )
             changed.append(conversation)
         ConversationEvent.objects.bulk_create(events)
+        book.record_missed()
         publish_changes_on_commit(conversation_ids=[c.pk for c in changed], was=was)
     return changed
 
@@ -316,10 +321,14 @@ def wake_snoozed_conversations(*, now: datetime | None = None) -> int:
                 status=ConversationStatus.SNOOZED, snoozed_until__lte=now
             )[:1000]
         )
+        book = SlaBook.load() if due else SlaBook()
         for conversation in due:
+            # The pause ended when the snooze did, even if this run comes a little later.
+            woke = conversation.snoozed_until or now
+            timers = book.on_status(conversation, ConversationStatus.SNOOZED, "open", woke)
             conversation.status = ConversationStatus.OPEN
             conversation.snoozed_until = None
-            conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
+            conversation.save(update_fields=["status", "snoozed_until", "updated_at", *timers])
         ConversationEvent.objects.bulk_create(
             ConversationEvent(
                 conversation=conversation,

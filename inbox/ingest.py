@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
@@ -48,9 +48,7 @@ from inbox.models import (
     PlatformState,
 )
 from inbox.notifications import notify_new_items
-
-# The trade's rule: every request answered within 24 hours (SLA policies refine this later).
-DEFAULT_FIRST_RESPONSE_TARGET = timedelta(hours=24)
+from inbox.sla import SlaBook
 
 # An inbound message reopens a conversation that was closed by someone.
 _REOPENING = {ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED}
@@ -131,6 +129,8 @@ class _PageIngest:
         self.events: list[ConversationEvent] = []
         # The conversation of each platform item we have, among those this page refers to.
         self.conversation_of: dict[str, int] = {}
+        # SLA policies and calendars, read once per page that adds messages (inbox.sla).
+        self.sla = SlaBook()
 
     def run(self, items: list[InboundItem], updates: list[ItemUpdate]) -> None:
         items = [_fitted(item) for item in items]
@@ -321,6 +321,10 @@ class _PageIngest:
             for conversation in created.values():
                 if conversation.contact_id in blocked:
                     conversation.status = ConversationStatus.IGNORED
+        self.sla = SlaBook.load()
+        for conversation in created.values():
+            # Before _count_messages: last_message_at is still the first item's time.
+            self.sla.start(conversation, conversation.last_message_at)
         placed = [
             (item, conversations[item.external_id])
             for item in items
@@ -370,6 +374,7 @@ class _PageIngest:
             {conversation.id: conversation for _, conversation in placed},
             {conversation.id for conversation in created.values()},
         )
+        self.sla.record_missed()
         self.result.new_messages += len(new_messages)
         self.result.new_message_ids += [message.id for message in new_messages]
         self.changed_messages.update(message.id for message in new_messages)
@@ -439,8 +444,6 @@ class _PageIngest:
                     post_media_url=safe_http_url(item.post_media_url),
                     status=ConversationStatus.NEW,
                     last_message_at=item.created_at,
-                    first_response_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
-                    sla_due_at=item.created_at + DEFAULT_FIRST_RESPONSE_TARGET,
                     language=item.language[:12],
                 )
             result[item.external_id] = conversation
@@ -466,6 +469,7 @@ class _PageIngest:
                 # Answered on the platform itself: the customer is no longer waiting on us.
                 if first or item.created_at >= conversation.last_message_at:
                     conversation.waiting_since = None
+                self.sla.on_reply(conversation, item.created_at)
             else:
                 if conversation.waiting_since is None:
                     conversation.waiting_since = item.created_at
@@ -476,6 +480,7 @@ class _PageIngest:
                 self.was.setdefault(conversation.id, {"status": before})
                 conversation.status = ConversationStatus.OPEN
                 conversation.snoozed_until = None
+                self.sla.on_status(conversation, before, ConversationStatus.OPEN, item.created_at)
                 events.append(
                     ConversationEvent(
                         conversation_id=conversation.id,
@@ -487,6 +492,8 @@ class _PageIngest:
                         },
                     )
                 )
+            if not item.from_self:
+                self.sla.on_inbound(conversation, item.created_at)
         return events
 
     def _update_conversations(self, touched: dict[int, Conversation], created: set[int]) -> None:
@@ -508,10 +515,20 @@ class _PageIngest:
                     "last_message_preview = v.last_message_preview, "
                     "last_message_direction = v.last_message_direction, status = v.status, "
                     "snoozed_until = v.snoozed_until, updated_at = v.updated_at, "
-                    "waiting_since = v.waiting_since, language = v.language "
+                    "waiting_since = v.waiting_since, language = v.language, "
+                    "first_response_at = v.first_response_at, "
+                    "first_response_due_at = v.first_response_due_at, "
+                    "next_response_due_at = v.next_response_due_at, "
+                    "resolution_due_at = v.resolution_due_at, sla_due_at = v.sla_due_at, "
+                    "sla_paused_at = v.sla_paused_at, "
+                    "sla_paused_remaining = v.sla_paused_remaining, "
+                    "sla_warned_at = v.sla_warned_at "
                     "FROM (VALUES %s) AS v (id, message_count, last_message_at, "
                     "last_message_preview, last_message_direction, status, snoozed_until, "
-                    "updated_at, waiting_since, language) WHERE c.id = v.id",
+                    "updated_at, waiting_since, language, first_response_at, "
+                    "first_response_due_at, next_response_due_at, resolution_due_at, "
+                    "sla_due_at, sla_paused_at, sla_paused_remaining, sla_warned_at) "
+                    "WHERE c.id = v.id",
                     [
                         (
                             c.id,
@@ -524,11 +541,21 @@ class _PageIngest:
                             self.now,
                             c.waiting_since,
                             c.language,
+                            c.first_response_at,
+                            c.first_response_due_at,
+                            c.next_response_due_at,
+                            c.resolution_due_at,
+                            c.sla_due_at,
+                            c.sla_paused_at,
+                            json.dumps(c.sla_paused_remaining or {}),
+                            c.sla_warned_at,
                         )
                         for c in existing
                     ],
                     template="(%s::bigint, %s::integer, %s::timestamptz, %s, %s, %s, "
-                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s)",
+                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s, "
+                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s::timestamptz, "
+                    "%s::timestamptz, %s::timestamptz, %s::jsonb, %s::timestamptz)",
                     page_size=len(existing),
                 )
             for conversation in existing:
@@ -665,6 +692,15 @@ _CONVERSATION_AGGREGATES = [
     "updated_at",
     "waiting_since",
     "language",
+    # The SLA timers (inbox.sla) an inbound message, a reopening or our own post may move.
+    "first_response_at",
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "sla_due_at",
+    "sla_paused_at",
+    "sla_paused_remaining",
+    "sla_warned_at",
 ]
 
 

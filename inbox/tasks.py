@@ -27,3 +27,12 @@ def expire_consultations() -> int:
     from inbox.consulting import expire_consultations as expire
 
     return expire()
+
+
+@shared_task(name="inbox.tasks.check_sla")
+def check_sla() -> tuple[int, int]:
+    """Warn before SLA deadlines and record breaches (see inbox.sla.check_sla: SKIP LOCKED
+    batches, each warning and each breach once)."""
+    from inbox.sla import check_sla as check_sla_timers
+
+    return check_sla_timers()
