@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "channels_integrations.context_processors.channel_alerts",
                 "inbox.notification_views.notification_bell",
+                "inbox.availability_views.availability_menu",
             ],
         },
     },
@@ -161,6 +162,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "wake-snoozed-conversations": {
         "task": "inbox.tasks.wake_snoozed",
+        "schedule": 60.0,
+    },
+    "assign-waiting-conversations": {
+        "task": "inbox.tasks.assign_waiting",
         "schedule": 60.0,
     },
     "check-sla": {

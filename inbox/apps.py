@@ -6,4 +6,6 @@ class InboxConfig(AppConfig):
     verbose_name = "Inbox"
 
     def ready(self) -> None:
-        from inbox import signals  # noqa: F401  (connects the receivers)
+        # Imported for their receivers: Membership and user changes refresh the live groups;
+        # logging in and out sets the agent's availability.
+        from inbox import assignment, signals  # noqa: F401

@@ -32,6 +32,7 @@ from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem, 
 from channels_integrations.models import ChannelAccount, SkippedItem
 from channels_integrations.text import preview, safe_http_url
 from inbox.actions import record_reply_on_platform
+from inbox.assignment import reassign_reopened
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Contact,
@@ -48,6 +49,7 @@ from inbox.models import (
     PlatformState,
 )
 from inbox.notifications import notify_new_items
+from inbox.routing import route_new_conversations
 from inbox.sla import SlaBook
 
 # An inbound message reopens a conversation that was closed by someone.
@@ -131,6 +133,8 @@ class _PageIngest:
         self.conversation_of: dict[str, int] = {}
         # SLA policies and calendars, read once per page that adds messages (inbox.sla).
         self.sla = SlaBook()
+        # Conversations this page reopened (their assignee may be away: inbox.assignment).
+        self.reopened: list[Conversation] = []
 
     def run(self, items: list[InboundItem], updates: list[ItemUpdate]) -> None:
         items = [_fitted(item) for item in items]
@@ -321,18 +325,35 @@ class _PageIngest:
             for conversation in created.values():
                 if conversation.contact_id in blocked:
                     conversation.status = ConversationStatus.IGNORED
-        self.sla = SlaBook.load()
-        for conversation in created.values():
-            # Before _count_messages: last_message_at is still the first item's time.
-            self.sla.start(conversation, conversation.last_message_at)
         placed = [
             (item, conversations[item.external_id])
             for item in items
             if item.external_id in conversations  # else our own post outside any conversation
         ]
+        routing = None
+        if created:
+            # Routing rules and auto-assignment decide before the insert (one write each).
+            first_texts: dict[str, str] = {}
+            for item, conversation in placed:
+                if conversation.pk is None and not item.from_self:
+                    first_texts.setdefault(conversation.thread_key, item.text)
+            routing = route_new_conversations(
+                list(created.values()), first_texts=first_texts, now=self.now
+            )
+        # The SLA policy depends on the department and priority routing has just set.
+        self.sla = SlaBook.load()
+        for conversation in created.values():
+            # Before _count_messages: last_message_at is still the first item's time.
+            self.sla.start(conversation, conversation.last_message_at)
         # The denormalized fields are set before the new conversations are inserted, so each of
         # them is written once; the existing ones (locked) are updated after the messages.
         status_events = self._count_messages(placed)
+        if self.reopened:
+            # A reopened conversation goes back to its assignee when they are available.
+            reassigned = reassign_reopened(self.reopened, now=self.now)
+            status_events.extend(reassigned.events)
+            for conversation_id, before in reassigned.was.items():
+                self.was.setdefault(conversation_id, {}).update(before)
         if created:
             bulk_insert(list(created.values()))
             self.result.new_conversations += len(created)
@@ -345,6 +366,8 @@ class _PageIngest:
                 )
                 for conversation in created.values()
             )
+            if routing is not None:
+                self.events.extend(routing.after_insert())
         self.events.extend(status_events)
         new_messages: list[Message] = []
         for item, conversation in placed:
@@ -478,6 +501,7 @@ class _PageIngest:
             if not item.from_self and conversation.status in _REOPENING:
                 before = conversation.status
                 self.was.setdefault(conversation.id, {"status": before})
+                self.reopened.append(conversation)
                 conversation.status = ConversationStatus.OPEN
                 conversation.snoozed_until = None
                 self.sla.on_status(conversation, before, ConversationStatus.OPEN, item.created_at)

@@ -36,3 +36,12 @@ def check_sla() -> tuple[int, int]:
     from inbox.sla import check_sla as check_sla_timers
 
     return check_sla_timers()
+
+
+@shared_task(name="inbox.tasks.assign_waiting")
+def assign_waiting() -> int:
+    """Hand unassigned open work of auto-assigning departments to agents who became available
+    or got room (one transaction per department, its row locked; conversations SKIP LOCKED)."""
+    from inbox.assignment import assign_waiting as assign
+
+    return assign()

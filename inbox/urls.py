@@ -2,6 +2,7 @@ from django.urls import path
 
 from inbox import (
     approval_urls,
+    availability_views,
     composer_urls,
     conversation_views,
     notification_urls,
@@ -19,6 +20,7 @@ urlpatterns = [
     path("c/<int:pk>/priority/", conversation_views.priority, name="priority"),
     path("c/<int:pk>/tags/", conversation_views.tags, name="tags"),
     path("bulk/", conversation_views.bulk, name="bulk"),
+    path("me/availability/", availability_views.availability, name="availability"),
     path("views/", conversation_views.save_view, name="save_view"),
     path("views/<int:pk>/delete/", conversation_views.delete_view, name="delete_view"),
     path("outbox/<int:pk>/retry/", views.retry, name="retry"),

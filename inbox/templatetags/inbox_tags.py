@@ -98,6 +98,23 @@ def depth_class(level: int) -> str:
     return f"depth-{min(int(level), 4)}"
 
 
+def _routed_summary(data: dict[str, Any]) -> str:
+    rules = ", ".join(str(name) for name in data.get("rules", [])) or "a rule"
+    parts = []
+    for key in ("department", "assignee"):
+        if data.get(f"{key}_name"):
+            parts.append(f"{key} {data[f'{key}_name']}")
+    if data.get("priority") is not None:
+        labels: dict[Any, str] = dict(Priority.choices)
+        parts.append(f"priority {labels.get(data['priority'], data['priority'])}")
+    if data.get("tags"):
+        parts.append("tags " + ", ".join(str(tag) for tag in data["tags"]))
+    text = f"Routed by {rules}" + (": " + "; ".join(parts) if parts else "")
+    for skipped in data.get("skipped", []):
+        text += f" (skipped: {skipped})"
+    return text
+
+
 @register.simple_tag
 def event_summary(event: ConversationEvent) -> str:
     """One line for the timeline: what happened (the actor and time are shown beside it)."""
@@ -115,7 +132,11 @@ def event_summary(event: ConversationEvent) -> str:
         text = f"Assigned to {who}"
         if data.get("department_name"):
             text += f", department {data['department_name']}"
+        if data.get("reason"):
+            text += f" ({data['reason']})"
         return text
+    if kind == EventKind.ROUTED:
+        return _routed_summary(data)
     if kind == EventKind.PRIORITY_CHANGED:
         labels: dict[Any, str] = dict(Priority.choices)
         return (
