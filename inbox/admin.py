@@ -1,4 +1,11 @@
+"""Django's admin, for looking, not for changing the team or the outbox: departments, members
+and roles are changed on the app's Team screens (audited), and outbox rows only through the
+outbox (an edited state would bypass four-eyes approval or delivery)."""
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from inbox.models import (
     Contact,
@@ -12,13 +19,26 @@ from inbox.models import (
 )
 
 
-class MembershipInline(admin.TabularInline):
+class ReadOnlyAdmin:
+    """View permission only."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MembershipInline(ReadOnlyAdmin, admin.TabularInline):
     model = Membership
-    extra = 1
+    extra = 0
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["channel_accounts"]
@@ -53,14 +73,14 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundAction)
-class OutboundActionAdmin(admin.ModelAdmin):
+class OutboundActionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["id", "kind", "state", "attempts", "target_external_id", "created_at"]
     list_filter = ["state", "kind"]
     raw_id_fields = ["conversation", "message", "author", "approver"]
 
 
 @admin.register(ConversationEvent)
-class ConversationEventAdmin(admin.ModelAdmin):
+class ConversationEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["created_at", "conversation", "kind", "actor"]
     list_filter = ["kind"]
     raw_id_fields = ["conversation", "actor"]

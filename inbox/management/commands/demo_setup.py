@@ -178,7 +178,13 @@ class Command(BaseCommand):
         )
         self._demo_channel(Platform.EMAIL, "Support mailbox (demo)", *mail, department)
         names.append("Support mailbox (demo)")
-        billing.channel_accounts.add(*department.channel_accounts.all())
+        # Billing shares the mailbox and Facebook with Community: the routing rule sends invoices
+        # there; everything else on Community's own channels is handed out round-robin.
+        billing.channel_accounts.set(
+            department.channel_accounts.filter(
+                name__in=["Support mailbox (demo)", "Facebook (demo)"]
+            )
+        )
         logins = "\n".join(
             f"    {username:<9} / {DEMO_PASSWORD}  ({role})"
             for username, role in (
