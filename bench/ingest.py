@@ -412,8 +412,8 @@ RAW_CONTACTS = (
     "WHERE platform = 'mastodon' AND scope = %s AND external_id = ANY(%s)"
 )
 RAW_PERSONS = (
-    "INSERT INTO inbox_person (display_name, vip, banned, stance, created_at) "
-    "VALUES %s RETURNING id"
+    "INSERT INTO inbox_person (display_name, vip, banned, blocked, stance, created_at, "
+    "updated_at) VALUES %s RETURNING id"
 )
 RAW_NEW_CONTACTS = (
     "INSERT INTO inbox_contact (platform, scope, external_id, handle, display_name, avatar_url, "
@@ -428,7 +428,8 @@ RAW_NEW_CONVERSATIONS = (
     "INSERT INTO inbox_conversation (channel_account_id, kind, thread_key, contact_id, "
     "post_external_id, post_text, post_permalink, status, priority, first_response_due_at, "
     "last_message_at, last_message_preview, last_message_direction, message_count, created_at, "
-    "updated_at) VALUES %s ON CONFLICT (channel_account_id, thread_key) DO NOTHING "
+    "updated_at, language, sentiment, post_media_url, awaiting_approval, sla_paused_remaining) "
+    "VALUES %s ON CONFLICT (channel_account_id, thread_key) DO NOTHING "
     "RETURNING thread_key, id"
 )
 RAW_MESSAGES = (
@@ -506,7 +507,7 @@ def raw_page(
         persons = execute_values(
             cursor,
             RAW_PERSONS,
-            [(a.display_name or a.handle, False, False, "", now) for a in missing],
+            [(a.display_name or a.handle, False, False, False, "", now, now) for a in missing],
             page_size=len(missing),
             fetch=True,
         )
@@ -534,7 +535,7 @@ def raw_page(
                 *(channel_id, first.kind, key, contacts[first.author.external_id]),
                 *(first.post_external_id, first.post_text, first.post_permalink, "new", 1),
                 *(first.created_at + timedelta(hours=24), last.created_at, preview(last.text)),
-                *("inbound", len(thread), now, now),
+                *("inbound", len(thread), now, now, first.language, "", "", False, "{}"),
             )
             for key, thread in fresh.items()
             for first, last in [(thread[0], thread[-1])]

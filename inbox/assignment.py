@@ -62,6 +62,7 @@ from inbox.models import (
     Membership,
 )
 from inbox.notifications import in_working_hours, notify_assigned
+from inbox.team_config import TeamConfigCache
 
 AUTO_STRATEGIES = (AssignmentStrategy.ROUND_ROBIN, AssignmentStrategy.LEAST_LOADED)
 
@@ -125,6 +126,19 @@ class _Desk:
         member.load += 1
         self.newest = max(now, self.newest + _TICK)
         member.membership.last_auto_assigned_at = self.newest
+
+
+def _auto_assigning_departments() -> frozenset[int]:
+    return frozenset(
+        Department.objects.filter(assignment_strategy__in=AUTO_STRATEGIES).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+# Whether any department assigns automatically, cached per process (inbox.team_config): the
+# usual page of a workspace whose leads assign by hand costs no query here.
+_AUTO_ASSIGNING = TeamConfigCache(_auto_assigning_departments)
 
 
 def _sole_owners(channel_ids: Iterable[int]) -> dict[int, int]:
@@ -256,8 +270,8 @@ def auto_assign(
     auto-assigning department, one update of the round-robin stamps.
     """
     candidates = [c for c in conversations if c.assignee_id is None and c.status in OPEN_WORK]
-    if not candidates:
-        return []
+    if not candidates or not _AUTO_ASSIGNING.get():
+        return []  # no department hands out work itself: nothing to read or lock
     owners = _sole_owners(c.channel_account_id for c in candidates if c.department_id is None)
     department_of = {id(c): c.department_id or owners.get(c.channel_account_id) for c in candidates}
     desks = _open_desks({d for d in department_of.values() if d is not None}, now=now)

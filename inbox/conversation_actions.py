@@ -169,7 +169,7 @@ def set_status(
         snoozed_until = None
     with transaction.atomic():
         conversations = _locked(user, conversation_ids)
-        book = SlaBook.load()
+        book = SlaBook.cached()
         now = timezone.now()
         changed, was, events = [], {}, []
         for conversation in conversations:
@@ -321,7 +321,7 @@ def wake_snoozed_conversations(*, now: datetime | None = None) -> int:
                 status=ConversationStatus.SNOOZED, snoozed_until__lte=now
             )[:1000]
         )
-        book = SlaBook.load() if due else SlaBook()
+        book = SlaBook.cached() if due else SlaBook()
         for conversation in due:
             # The pause ended when the snooze did, even if this run comes a little later.
             woke = conversation.snoozed_until or now

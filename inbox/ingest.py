@@ -341,7 +341,7 @@ class _PageIngest:
                 list(created.values()), first_texts=first_texts, now=self.now
             )
         # The SLA policy depends on the department and priority routing has just set.
-        self.sla = SlaBook.load()
+        self.sla = SlaBook.cached()
         for conversation in created.values():
             # Before _count_messages: last_message_at is still the first item's time.
             self.sla.start(conversation, conversation.last_message_at)

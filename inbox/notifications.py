@@ -281,27 +281,34 @@ def notify_new_items(*, conversation_ids: Iterable[int]) -> None:
     ids = set(conversation_ids)
     if not ids:
         return
-    conversations = list(
+    # Who would be told is decided on three narrow columns; the whole rows (with contact and
+    # channel, for the text) are read only when someone is (ingest calls this for every page).
+    facts = list(
         Conversation.objects.filter(pk__in=ids)
         .exclude(status=ConversationStatus.IGNORED)
-        .select_related("contact", "channel_account")
+        .values_list("id", "department_id", "channel_account_id")
     )
-    if not conversations:
+    if not facts:
         return
-    unrouted_channels = {c.channel_account_id for c in conversations if c.department_id is None}
+    unrouted_channels = {channel for _, department, channel in facts if department is None}
     owners: dict[int, set[int]] = defaultdict(set)
     if unrouted_channels:
         for department_id, channel_id in Department.channel_accounts.through.objects.filter(
             channelaccount_id__in=unrouted_channels
         ).values_list("department_id", "channelaccount_id"):
             owners[channel_id].add(department_id)
-    departments = {c.department_id for c in conversations if c.department_id is not None}
+    departments = {department for _, department, _ in facts if department is not None}
     departments.update(*owners.values())
     members: dict[int, list[AbstractBaseUser]] = defaultdict(list)
     for membership in Membership.objects.filter(
         department_id__in=departments, user__is_active=True
     ).select_related("user"):
         members[membership.department_id].append(membership.user)
+    if not members:
+        return
+    conversations = Conversation.objects.filter(pk__in=[pk for pk, _, _ in facts]).select_related(
+        "contact", "channel_account"
+    )
     wanted: list[_Wanted] = []
     for conversation in conversations:
         queue = (

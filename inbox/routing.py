@@ -46,6 +46,7 @@ from inbox.models import (
 )
 from inbox.models.teams import AuthorCondition
 from inbox.notifications import notify_assigned
+from inbox.team_config import TeamConfigCache
 
 # Umlauts as Germans type them without the keys; casefold() already makes ß (and ẞ) "ss".
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
@@ -276,8 +277,8 @@ class RuleBook:
     @classmethod
     def load(cls) -> RuleBook:
         """The enabled rules, read in at most five queries plus one per distinct rule
-        assignee (their channels, by inbox.access), however many conversations follow. Load it
-        for each page: rules and memberships change between pages."""
+        assignee (their channels, by inbox.access), however many conversations follow. Ingest
+        uses a per-process cached copy (inbox.team_config), read again after changes."""
         rules = list(
             RoutingRule.objects.filter(enabled=True)
             .select_related("set_department", "set_assignee")
@@ -437,13 +438,17 @@ def route_new_conversations(
     assignee and a few per auto-assigning department. Call `after_insert()` on the result once
     the conversations have ids.
     """
-    book = RuleBook.load()
+    book = _CACHED_RULES.get()
     persons: dict[int, PersonFacts] = {}
     if book.needs_person_facts:
         persons = person_facts(c.contact_id for c in conversations if c.contact_id is not None)
     plan = book.route(conversations, first_texts, persons)
     plan.record_auto_assignments(auto_assign(conversations, now=now))
     return plan
+
+
+# Loaded once per process and read again after any change of rules or memberships.
+_CACHED_RULES = TeamConfigCache(RuleBook.load)
 
 
 def _name(user: Any | None) -> str:

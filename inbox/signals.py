@@ -7,8 +7,16 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from inbox.live import end_live_session
-from inbox.models import Department, Membership
+from inbox.models import (
+    Department,
+    DepartmentHoliday,
+    DepartmentHours,
+    Membership,
+    RoutingRule,
+    SlaPolicy,
+)
 from inbox.presence import refresh_live_groups
+from inbox.team_config import forget_team_config
 
 
 @receiver(user_logged_out)
@@ -42,3 +50,27 @@ def user_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> No
     # Superuser and active flags decide visibility too; a login's last_login save does not.
     if not created and set(kwargs.get("update_fields") or ()) != {"last_login"}:
         refresh_live_groups([instance.pk])
+
+
+# What ingest's cached routing rules and SLA book are made of (inbox.team_config).
+_TEAM_CONFIG = (Department, DepartmentHours, DepartmentHoliday, Membership, RoutingRule, SlaPolicy)
+_TEAM_LINKS = (
+    Department.channel_accounts.through,
+    RoutingRule.channel_accounts.through,
+    RoutingRule.add_tags.through,
+    SlaPolicy.channel_accounts.through,
+    SlaPolicy.departments.through,
+)
+
+
+@receiver([post_save, post_delete])
+def team_config_changed(sender: Any, **kwargs: Any) -> None:
+    # Users too: an assignee deactivated or made admin changes what a rule may do.
+    if sender in _TEAM_CONFIG or sender._meta.label == settings.AUTH_USER_MODEL:
+        forget_team_config()
+
+
+@receiver(m2m_changed)
+def team_links_changed(sender: Any, action: str, **kwargs: Any) -> None:
+    if sender in _TEAM_LINKS and action.startswith("post_"):
+        forget_team_config()

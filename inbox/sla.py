@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +54,7 @@ from inbox.models import (
     SlaPolicy,
 )
 from inbox.notifications import notify
+from inbox.team_config import TeamConfigCache
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -199,6 +200,12 @@ class SlaBook:
             calendars=calendars,
             channel_departments=_grouped(owners.values_list("channelaccount_id", "department_id")),
         )
+
+    @classmethod
+    def cached(cls) -> SlaBook:
+        """The book as load() reads it, cached per process (inbox.team_config), with a list of
+        missed targets of its own."""
+        return replace(_CACHED_BOOK.get(), missed=[])
 
     # Reading.
 
@@ -448,6 +455,9 @@ class SlaBook:
             _breach_event(row.conversation_id, row.kind, row.due_at, row.policy_id) for row in new
         )
         return len(new)
+
+
+_CACHED_BOOK = TeamConfigCache(SlaBook.load)
 
 
 def record_reply_sla(*, conversation_id: int, at: datetime) -> set[str]:

@@ -30,6 +30,15 @@ class ServedMastodon(FakeMastodon):
     url = ""
 
 
+@pytest.fixture(autouse=True)
+def fresh_team_config() -> None:
+    """Ingest's cached rules and SLA book (inbox.team_config) start empty in every test: a
+    copy read in an earlier test may hold rows its rollback removed."""
+    from inbox.team_config import forget_team_config
+
+    forget_team_config()
+
+
 @pytest.fixture
 def fake_mastodon() -> Iterator[ServedMastodon]:
     """A fake Mastodon on a free loopback port; `fake_mastodon.url` is its base URL."""

@@ -257,12 +257,24 @@ def test_new_items_cost_a_constant_number_of_queries(
         factories.add_member(factories.make_user(f"colleague{n}"), department)
     few = [factories.make_conversation(channel).pk for _ in range(2)]
     many = [factories.make_conversation(channel).pk for _ in range(40)]
-    with django_assert_max_num_queries(6) as captured:
+    with django_assert_max_num_queries(7) as captured:
         notifications.notify_new_items(conversation_ids=few)
     small = len(captured.captured_queries)
     with django_assert_max_num_queries(small):
         notifications.notify_new_items(conversation_ids=many)
     assert Notification.objects.count() == 4 * 42
+
+
+def test_new_items_nobody_is_told_about_cost_three_narrow_queries(
+    django_assert_max_num_queries, live_events
+):
+    """Ingest calls notify_new_items for every page: a channel without members (or whose
+    members are all inactive) costs no read of the conversations' rows."""
+    lonely = factories.make_mastodon_channel()
+    ids = [factories.make_conversation(lonely).pk for _ in range(20)]
+    with django_assert_max_num_queries(3):
+        notifications.notify_new_items(conversation_ids=ids)
+    assert not Notification.objects.exists()
 
 
 def test_one_page_of_new_items_pops_up_and_rings_once_per_user(
