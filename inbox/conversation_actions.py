@@ -102,6 +102,7 @@ def assign_conversations(
                 )
             except AccessDenied as exc:
                 raise ActionRefused(str(exc)) from None
+        book = SlaBook.cached()
         changed = []
         was: dict[int, dict[str, Any]] = {}
         events = []
@@ -123,7 +124,11 @@ def assign_conversations(
                 was.setdefault(conversation.pk, {})["status"] = conversation.status
                 conversation.status = ConversationStatus.OPEN
             was.setdefault(conversation.pk, {}).update(before)
-            conversation.save(update_fields=["assignee", "department", "status", "updated_at"])
+            # Routed to another department: its SLA policy and calendar may apply now.
+            timers = book.on_routing(conversation) if set_department else set()
+            conversation.save(
+                update_fields=["assignee", "department", "status", "updated_at", *timers]
+            )
             events.append(
                 ConversationEvent(
                     conversation=conversation,
@@ -205,6 +210,7 @@ def set_priority(*, user: AnyUser, conversation_ids: Iterable[int], priority: in
         raise ActionRefused("Unknown priority.")
     with transaction.atomic():
         conversations = _locked(user, conversation_ids)
+        book = SlaBook.cached()
         changed, was, events = [], {}, []
         for conversation in conversations:
             if conversation.priority == priority:
@@ -219,7 +225,9 @@ def set_priority(*, user: AnyUser, conversation_ids: Iterable[int], priority: in
                 )
             )
             conversation.priority = priority
-            conversation.save(update_fields=["priority", "updated_at"])
+            # An urgent conversation may fall under a stricter SLA policy.
+            timers = book.on_routing(conversation)
+            conversation.save(update_fields=["priority", "updated_at", *timers])
             changed.append(conversation.pk)
         ConversationEvent.objects.bulk_create(events)
         publish_changes_on_commit(conversation_ids=changed, was=was)

@@ -283,6 +283,35 @@ class SlaBook:
         if _pauses(policy, status):
             self._pause(conversation, at, calendar, changed)
 
+    def on_routing(self, conversation: Conversation) -> set[str]:
+        """The department or the priority changed (a lead routed the conversation, or set it
+        urgent): choose the policy again and, when it is another one, restate the running
+        targets under it from when each began (the first response and the next response from
+        when the customer began waiting, the resolution from the conversation's start). A
+        paused or closed conversation only changes policy: its clocks stand still."""
+        changed: set[str] = set()
+        policy = self.policy_for(conversation)
+        if (policy.pk if policy else None) == conversation.sla_policy_id:
+            return changed
+        _set(conversation, "sla_policy_id", policy.pk if policy else None, changed, "sla_policy")
+        if conversation.status in CLOSED or conversation.sla_paused_at is not None:
+            return changed
+        policy = policy or self.default
+        calendar = self.calendar_for(conversation, policy)
+        began = conversation.created_at
+        waiting = conversation.waiting_since or began
+        if conversation.first_response_at is None and began is not None:
+            due = _due(waiting, policy.first_response_minutes, calendar)
+            _set(conversation, "first_response_due_at", due, changed)
+        if conversation.next_response_due_at is not None:
+            due = _due(waiting, policy.next_response_minutes, calendar)
+            _set(conversation, "next_response_due_at", due, changed)
+        if began is not None:
+            due = _due(began, policy.resolution_minutes, calendar)
+            _set(conversation, "resolution_due_at", due, changed)
+        _recompute(conversation, changed)
+        return changed
+
     def on_inbound(self, conversation: Conversation, at: datetime) -> set[str]:
         """A new customer message at `at` in an existing conversation (after any reopening
         status change was applied with on_status). Once the conversation has had its first

@@ -43,6 +43,7 @@ def test_a_supervised_reply_waits_for_the_lead_live_and_reaches_the_platform_onc
     conversation = wait_for(
         lambda: channel.conversations.first(), timeout=20, what="the mention to be polled in"
     )
+    assert conversation is not None  # wait_for returns only what is truthy
     pk = conversation.pk
 
     queue = workspace.sign_in(lead, "/inbox/?queue=approval")

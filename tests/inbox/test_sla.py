@@ -558,3 +558,38 @@ def test_the_timers_follow_ingest_status_changes_and_replies(department, agent, 
     assert conversation.next_response_due_at == conversation.first_response_at + timedelta(
         minutes=35
     )
+
+
+def test_setting_urgent_or_routing_elsewhere_restates_the_targets_under_the_new_policy(
+    brand, lead, department, other_department
+):
+    from inbox.conversation_actions import assign_conversations, set_priority
+
+    make_policy(name="Urgent", priorities=[3], first_response_minutes=60, position=1)
+    make_policy(name="Sales", departments=[other_department], first_response_minutes=8 * 60)
+    waiting_since = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+    conversation = factories.make_conversation(brand, when=waiting_since)
+    with time_machine.travel(waiting_since, tick=False):
+        started(sla.SlaBook.load(), conversation, waiting_since)
+    assert conversation.first_response_due_at == waiting_since + timedelta(hours=24)
+
+    with time_machine.travel(waiting_since + timedelta(minutes=20), tick=False):
+        set_priority(user=lead, conversation_ids=[conversation.pk], priority=3)
+    conversation.refresh_from_db()
+    assert conversation.sla_policy is not None and conversation.sla_policy.name == "Urgent"
+    # Counted from when the customer began waiting, not from when it became urgent.
+    assert conversation.first_response_due_at == waiting_since + timedelta(hours=1)
+    assert conversation.sla_due_at == conversation.first_response_due_at
+
+    set_priority(user=lead, conversation_ids=[conversation.pk], priority=1)
+    other_department.channel_accounts.add(brand)
+    assign_conversations(
+        user=lead,
+        conversation_ids=[conversation.pk],
+        assignee=None,
+        department=other_department,
+        set_department=True,
+    )
+    conversation.refresh_from_db()
+    assert conversation.sla_policy is not None and conversation.sla_policy.name == "Sales"
+    assert conversation.first_response_due_at == waiting_since + timedelta(hours=8)
