@@ -289,6 +289,12 @@ def withdraw_advice(*, user: AnyUser, consultation: Consultation) -> Consultatio
             raise ActionRefused(_("This request was withdrawn already."))
         locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["withdrawn_at"])
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            actor_id=user.pk,
+            kind=EventKind.CONSULT_WITHDRAWN,
+            data={"consultation_id": locked.pk, "expert": expert_label(locked)},
+        )
         _update_waiting_mark(conversation)
         publish_changes_on_commit(conversation_ids=[conversation.pk])
     return locked

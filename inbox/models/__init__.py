@@ -573,6 +573,7 @@ class EventKind(models.TextChoices):
     SLA_BREACHED = "sla_breached", "SLA target missed"
     CONSULT_REQUESTED = "consult_requested", "Advice requested"
     CONSULT_ANSWERED = "consult_answered", "Advice received"
+    CONSULT_WITHDRAWN = "consult_withdrawn", "Advice request withdrawn"
 
 
 class ConversationEvent(models.Model):

@@ -157,6 +157,8 @@ def event_summary(event: ConversationEvent) -> str:
         return f"Advice requested from {data.get('expert', '?')}"
     if kind == EventKind.CONSULT_ANSWERED:
         return f"Advice received from {data.get('expert', '?')}"
+    if kind == EventKind.CONSULT_WITHDRAWN:
+        return f"Advice request to {data.get('expert', '?')} withdrawn"
     label = str(EventKind(kind).label) if kind in EventKind.values else kind
     if data.get("kind"):
         label += f" ({data['kind']})"

@@ -214,6 +214,8 @@ def test_a_withdrawn_link_is_gone(client, agent, conversation, django_capture_on
     assert Client().get(reverse("consult:answer", args=[token])).status_code == 410
     conversation.refresh_from_db()
     assert conversation.awaiting_internal_since is None
+    withdrawn = conversation.events.get(kind="consult_withdrawn")
+    assert withdrawn.actor == agent and withdrawn.data["consultation_id"] == consultation.pk
 
 
 def test_observers_may_not_ask_and_outsiders_do_not_see_the_conversation(
