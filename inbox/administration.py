@@ -1,5 +1,6 @@
 """Every write of the team administration screens: departments and their calendars, members
-and roles, user accounts, routing rules, SLA policies and approval settings.
+and roles, user accounts and approval settings (routing rules and SLA policies, the two ordered
+lists, are written by inbox.administration_rules, on the same terms).
 
 Each action is for admins only (`can_administer`; AccessDenied for anyone else), runs in one
 transaction with the changed rows locked, and writes its audit entry (inbox.audit) in that
@@ -13,19 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from itertools import pairwise
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.text import slugify
 
 from channels_integrations.models import ChannelAccount
 from inbox.access import AccessDenied, AnyUser, can_administer
 from inbox.actions import ActionRefused
-from inbox.audit import AuditAction, record, snapshot
+from inbox.audit import AuditAction, object_type_of, record, snapshot
 from inbox.models import (
     Department,
     DepartmentHoliday,
@@ -35,9 +36,7 @@ from inbox.models import (
     RoutingRule,
     SavedReply,
     SlaPolicy,
-    Tag,
 )
-from inbox.persons import tag_for_name
 
 DEPARTMENT_FIELDS = (
     "name",
@@ -61,59 +60,74 @@ USER_FIELDS = (
     "is_superuser",
     "is_staff",
 )
-ROUTING_RULE_FIELDS = (
-    "name",
-    "position",
-    "enabled",
-    "stop_processing",
-    "channel_accounts",
-    "platforms",
-    "kinds",
-    "languages",
-    "keywords",
-    "author",
-    "set_department",
-    "set_assignee",
-    "set_priority",
-    "add_tags",
-)
-SLA_POLICY_FIELDS = (
-    "name",
-    "position",
-    "enabled",
-    "channel_accounts",
-    "departments",
-    "priorities",
-    "first_response_minutes",
-    "next_response_minutes",
-    "resolution_minutes",
-    "business_hours",
-    "pause_when_snoozed",
-    "pause_when_pending",
-    "warn_before_minutes",
-)
 CHANNEL_FIELDS = ("requires_approval",)
 
 WEEKDAY_NAMES = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
 
 # ISO weekday -> opening intervals (opens, closes), in the department's time zone.
 WeeklyHours = Mapping[int, Sequence[tuple[time, time]]]
-MoveDirection = Literal["up", "down"]
 M = TypeVar("M", bound=models.Model)
-# The two ordered lists of the screens: routing rules and SLA policies.
-R = TypeVar("R", RoutingRule, SlaPolicy)
 
 
 def check_can_administer(user: AnyUser) -> None:
+    """AccessDenied unless the user may administer the team; every action here starts with it."""
     if not can_administer(user):
         raise AccessDenied("Only admins may change the team's settings.")
 
 
-def _locked(queryset: QuerySet[M], pk: Any) -> M:
+def locked(queryset: QuerySet[M], pk: Any) -> M:
+    """The row, locked until the transaction ends (the caller opens one); ActionRefused when
+    another admin deleted it in the meantime."""
     try:
         return queryset.select_for_update().get(pk=pk)
     except ObjectDoesNotExist:
         raise ActionRefused("This item was deleted in the meantime.") from None
+
+
+def save_audited(
+    *,
+    user: AnyUser,
+    row: M,
+    values: Mapping[str, Any],
+    audited: Sequence[str],
+    object_repr: str = "",
+) -> M:
+    """Set `values` on the row and save only those columns, then record the change of the
+    `audited` fields (no entry when none changed). The caller holds the row's lock, in the
+    transaction the entry is written in."""
+    before = snapshot(row, audited)
+    for column, value in values.items():
+        setattr(row, column, value)
+    # auto_now is only written when named; the rules' and policies' updated_at must move.
+    stamp = ["updated_at"] if any(f.name == "updated_at" for f in row._meta.fields) else []
+    row.save(update_fields=[*values, *stamp])
+    record(
+        actor=user,
+        action=AuditAction.CHANGED,
+        instance_or_type=row,
+        object_repr=object_repr,
+        before=before,
+        after=snapshot(row, audited),
+    )
+    return row
+
+
+def delete_audited(
+    *, user: AnyUser, row: models.Model, before: Mapping[str, Any], object_repr: str
+) -> None:
+    """Delete the row and record its last values (`before`). The caller holds the row's lock,
+    in the transaction the entry is written in."""
+    pk = str(row.pk)
+    row.delete()
+    record(
+        actor=user,
+        action=AuditAction.DELETED,
+        instance_or_type=object_type_of(row),
+        object_id=pk,
+        object_repr=object_repr,
+        before=before,
+        after={},
+    )
 
 
 # --- departments ------------------------------------------------------------------------------
@@ -193,7 +207,7 @@ def save_department(
                 current = Department(slug=_free_slug(details.name))
                 before: dict[str, Any] = {}
             else:
-                current = _locked(Department.objects.all(), department.pk)
+                current = locked(Department.objects.all(), department.pk)
                 before = _department_snapshot(current)
             if details.contact_person_id is not None and not (
                 current.pk is not None
@@ -269,7 +283,7 @@ def delete_department(*, user: AnyUser, department: Department) -> None:
     """
     check_can_administer(user)
     with transaction.atomic():
-        current = _locked(Department.objects.all(), department.pk)
+        current = locked(Department.objects.all(), department.pk)
         blockers = department_deletion_blockers(current)
         if blockers:
             raise ActionRefused(" ".join(["Change these first:", *blockers]))
@@ -277,17 +291,7 @@ def delete_department(*, user: AnyUser, department: Department) -> None:
         before["members"] = sorted(
             Membership.objects.filter(department=current).values_list("user_id", flat=True)
         )
-        pk = str(current.pk)
-        current.delete()
-        record(
-            actor=user,
-            action=AuditAction.DELETED,
-            instance_or_type="department",
-            object_id=pk,
-            object_repr=current.name,
-            before=before,
-            after={},
-        )
+        delete_audited(user=user, row=current, before=before, object_repr=current.name)
 
 
 def _holiday_repr(holiday: DepartmentHoliday, department: Department) -> str:
@@ -303,7 +307,7 @@ def add_holiday(
     clear refusal."""
     check_can_administer(user)
     with transaction.atomic():
-        current = _locked(Department.objects.all(), department.pk)
+        current = locked(Department.objects.all(), department.pk)
         if DepartmentHoliday.objects.filter(department=current, date=day).exists():
             raise ActionRefused(f"{day:%d %b %Y} is already a holiday of {current.name}.")
         holiday = DepartmentHoliday.objects.create(department=current, date=day, name=name)
@@ -322,18 +326,12 @@ def remove_holiday(*, user: AnyUser, holiday: DepartmentHoliday) -> None:
     """Open the department again on the holiday's date; one audit entry."""
     check_can_administer(user)
     with transaction.atomic():
-        current = _locked(DepartmentHoliday.objects.select_related("department"), holiday.pk)
-        before = snapshot(current, HOLIDAY_FIELDS)
-        pk, text = str(current.pk), _holiday_repr(current, current.department)
-        current.delete()
-        record(
-            actor=user,
-            action=AuditAction.DELETED,
-            instance_or_type="holiday",
-            object_id=pk,
-            object_repr=text,
-            before=before,
-            after={},
+        current = locked(DepartmentHoliday.objects.select_related("department"), holiday.pk)
+        delete_audited(
+            user=user,
+            row=current,
+            before=snapshot(current, HOLIDAY_FIELDS),
+            object_repr=_holiday_repr(current, current.department),
         )
 
 
@@ -402,21 +400,14 @@ def change_member(
     check_can_administer(user)
     _check_membership_values(role, capacity)
     with transaction.atomic():
-        current = _locked(Membership.objects.select_related("user", "department"), membership.pk)
-        before = snapshot(current, MEMBERSHIP_FIELDS)
-        current.role = role
-        current.capacity = capacity
-        current.requires_approval = requires_approval
-        current.save(update_fields=["role", "capacity", "requires_approval"])
-        record(
-            actor=user,
-            action=AuditAction.CHANGED,
-            instance_or_type=current,
+        current = locked(Membership.objects.select_related("user", "department"), membership.pk)
+        return save_audited(
+            user=user,
+            row=current,
+            values={"role": role, "capacity": capacity, "requires_approval": requires_approval},
+            audited=MEMBERSHIP_FIELDS,
             object_repr=_member_repr(current),
-            before=before,
-            after=snapshot(current, MEMBERSHIP_FIELDS),
         )
-    return current
 
 
 def remove_member(*, user: AnyUser, membership: Membership) -> None:
@@ -425,30 +416,20 @@ def remove_member(*, user: AnyUser, membership: Membership) -> None:
     then membership locked (the order save_department takes them in)."""
     check_can_administer(user)
     with transaction.atomic():
-        department = _locked(Department.objects.all(), membership.department_id)
-        current = _locked(Membership.objects.select_related("user", "department"), membership.pk)
-        before = snapshot(current, MEMBERSHIP_FIELDS)
-        text, pk = _member_repr(current), str(current.pk)
+        department = locked(Department.objects.all(), membership.department_id)
+        current = locked(Membership.objects.select_related("user", "department"), membership.pk)
         if department.contact_person_id == current.user_id:
-            department_before = _department_snapshot(department)
-            department.contact_person = None
-            department.save(update_fields=["contact_person"])
-            record(
-                actor=user,
-                action=AuditAction.CHANGED,
-                instance_or_type=department,
-                before=department_before,
-                after=_department_snapshot(department),
+            save_audited(
+                user=user,
+                row=department,
+                values={"contact_person": None},
+                audited=DEPARTMENT_FIELDS,
             )
-        current.delete()
-        record(
-            actor=user,
-            action=AuditAction.DELETED,
-            instance_or_type="membership",
-            object_id=pk,
-            object_repr=text,
-            before=before,
-            after={},
+        delete_audited(
+            user=user,
+            row=current,
+            before=snapshot(current, MEMBERSHIP_FIELDS),
+            object_repr=_member_repr(current),
         )
 
 
@@ -506,20 +487,9 @@ def _change_account(
         # always at least one.
         raise ActionRefused("You cannot deactivate yourself or revoke your own admin rights.")
     with transaction.atomic():
-        current = _locked(get_user_model().objects.all(), account.pk)
+        current = locked(get_user_model().objects.all(), account.pk)
         assert isinstance(current, AbstractUser)
-        before = snapshot(current, USER_FIELDS)
-        for name, value in values.items():
-            setattr(current, name, value)
-        current.save(update_fields=list(values))
-        record(
-            actor=user,
-            action=AuditAction.CHANGED,
-            instance_or_type=current,
-            before=before,
-            after=snapshot(current, USER_FIELDS),
-        )
-    return current
+        return save_audited(user=user, row=current, values=values, audited=USER_FIELDS)
 
 
 def set_account_active(*, user: AnyUser, account: AbstractUser, active: bool) -> AbstractUser:
@@ -536,242 +506,6 @@ def set_account_admin(*, user: AnyUser, account: AbstractUser, admin: bool) -> A
     )
 
 
-# --- ordered lists: routing rules and SLA policies ---------------------------------------------
-
-
-def _renumber(*, user: AnyUser, rows: list[R], fields: Sequence[str]) -> None:
-    """Store positions 1..n in the order of `rows`, with an audit entry for each row whose
-    position changed (the caller holds their locks)."""
-    for position, row in enumerate(rows, start=1):
-        if row.position != position:
-            before = snapshot(row, fields)
-            row.position = position
-            row.save(update_fields=["position", "updated_at"])
-            record(
-                actor=user,
-                action=AuditAction.CHANGED,
-                instance_or_type=row,
-                before=before,
-                after=snapshot(row, fields),
-            )
-
-
-def _move(
-    *, user: AnyUser, model: type[R], row: R, direction: MoveDirection, fields: Sequence[str]
-) -> None:
-    if direction not in ("up", "down"):
-        raise ActionRefused(f"Cannot move {direction!r}.")
-    with transaction.atomic():
-        # Every row of the list is locked (in id order, as every mover takes them), so two
-        # admins reordering at once take turns and positions stay 1..n without duplicates.
-        locked = {r.pk: r for r in model.objects.select_for_update().order_by("pk")}
-        ordered = sorted(locked.values(), key=lambda r: (r.position, r.pk))
-        index = next((i for i, r in enumerate(ordered) if r.pk == row.pk), None)
-        if index is None:
-            raise ActionRefused("This item was deleted in the meantime.")
-        other = index - 1 if direction == "up" else index + 1
-        if 0 <= other < len(ordered):
-            ordered[index], ordered[other] = ordered[other], ordered[index]
-        _renumber(user=user, rows=ordered, fields=fields)
-
-
-def _next_position(model: type[RoutingRule] | type[SlaPolicy]) -> int:
-    highest = model.objects.aggregate(highest=Max("position"))["highest"]
-    return (highest or 0) + 1
-
-
-# --- routing rules ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RoutingRuleDetails:
-    """Conditions (empty: any) and actions (None or empty: leave as it is) of a rule."""
-
-    name: str
-    enabled: bool = True
-    stop_processing: bool = True
-    channel_ids: frozenset[int] = frozenset()
-    platforms: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    keywords: str = ""
-    author: str = ""
-    set_department_id: int | None = None
-    set_assignee_id: int | None = None
-    set_priority: int | None = None
-    tag_names: tuple[str, ...] = ()
-
-
-def save_routing_rule(
-    *, user: AnyUser, rule: RoutingRule | None, details: RoutingRuleDetails
-) -> RoutingRule:
-    """Create (rule None, placed last) or change a routing rule. Tags are found by name
-    ignoring case, or created. One transaction with the rule locked; one audit entry."""
-    check_can_administer(user)
-    with transaction.atomic():
-        if rule is None:
-            current = RoutingRule(position=_next_position(RoutingRule))
-            before: dict[str, Any] = {}
-        else:
-            current = _locked(RoutingRule.objects.all(), rule.pk)
-            before = snapshot(current, ROUTING_RULE_FIELDS)
-        current.name = details.name
-        current.enabled = details.enabled
-        current.stop_processing = details.stop_processing
-        current.platforms = list(details.platforms)
-        current.kinds = list(details.kinds)
-        current.languages = list(details.languages)
-        current.keywords = details.keywords
-        current.author = details.author
-        current.set_department_id = details.set_department_id
-        current.set_assignee_id = details.set_assignee_id
-        current.set_priority = details.set_priority
-        current.save()
-        current.channel_accounts.set(ChannelAccount.objects.filter(pk__in=details.channel_ids))
-        tags: list[Tag] = [tag_for_name(name) for name in details.tag_names]
-        current.add_tags.set(tags)
-        record(
-            actor=user,
-            action=AuditAction.CREATED if rule is None else AuditAction.CHANGED,
-            instance_or_type=current,
-            before=before,
-            after=snapshot(current, ROUTING_RULE_FIELDS),
-        )
-    return current
-
-
-def delete_routing_rule(*, user: AnyUser, rule: RoutingRule) -> None:
-    """Delete a rule (the others keep their order); one audit entry with its last values."""
-    _delete_ordered(user=user, model=RoutingRule, row=rule, fields=ROUTING_RULE_FIELDS)
-
-
-def move_routing_rule(*, user: AnyUser, rule: RoutingRule, direction: MoveDirection) -> None:
-    """Swap the rule with its neighbour above or below and renumber the list 1..n; every rule
-    of the list is locked while it moves. An audit entry per rule whose position changed."""
-    check_can_administer(user)
-    _move(user=user, model=RoutingRule, row=rule, direction=direction, fields=ROUTING_RULE_FIELDS)
-
-
-def set_routing_rule_enabled(*, user: AnyUser, rule: RoutingRule, enabled: bool) -> RoutingRule:
-    """Switch a rule on or off, row locked; one audit entry (none if it already was)."""
-    return _set_enabled(user=user, model=RoutingRule, row=rule, enabled=enabled)
-
-
-# --- SLA policies -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlaPolicyDetails:
-    """Scope (empty: any) and targets in minutes (None: no target of that kind)."""
-
-    name: str
-    enabled: bool = True
-    channel_ids: frozenset[int] = frozenset()
-    department_ids: frozenset[int] = frozenset()
-    priorities: tuple[int, ...] = ()
-    first_response_minutes: int | None = 24 * 60
-    next_response_minutes: int | None = None
-    resolution_minutes: int | None = None
-    business_hours: bool = False
-    pause_when_snoozed: bool = True
-    pause_when_pending: bool = True
-    warn_before_minutes: int = 60
-
-
-def save_sla_policy(
-    *, user: AnyUser, policy: SlaPolicy | None, details: SlaPolicyDetails
-) -> SlaPolicy:
-    """Create (policy None, placed last) or change an SLA policy. One transaction with the
-    policy locked; one audit entry. New targets apply to conversations that start after."""
-    check_can_administer(user)
-    for minutes in (
-        details.first_response_minutes,
-        details.next_response_minutes,
-        details.resolution_minutes,
-    ):
-        if minutes is not None and minutes <= 0:
-            raise ActionRefused("A target must be longer than zero minutes.")
-    with transaction.atomic():
-        if policy is None:
-            current = SlaPolicy(position=_next_position(SlaPolicy))
-            before: dict[str, Any] = {}
-        else:
-            current = _locked(SlaPolicy.objects.all(), policy.pk)
-            before = snapshot(current, SLA_POLICY_FIELDS)
-        current.name = details.name
-        current.enabled = details.enabled
-        current.priorities = sorted(details.priorities)
-        current.first_response_minutes = details.first_response_minutes
-        current.next_response_minutes = details.next_response_minutes
-        current.resolution_minutes = details.resolution_minutes
-        current.business_hours = details.business_hours
-        current.pause_when_snoozed = details.pause_when_snoozed
-        current.pause_when_pending = details.pause_when_pending
-        current.warn_before_minutes = details.warn_before_minutes
-        current.save()
-        current.channel_accounts.set(ChannelAccount.objects.filter(pk__in=details.channel_ids))
-        current.departments.set(Department.objects.filter(pk__in=details.department_ids))
-        record(
-            actor=user,
-            action=AuditAction.CREATED if policy is None else AuditAction.CHANGED,
-            instance_or_type=current,
-            before=before,
-            after=snapshot(current, SLA_POLICY_FIELDS),
-        )
-    return current
-
-
-def delete_sla_policy(*, user: AnyUser, policy: SlaPolicy) -> None:
-    """Delete a policy (its recorded breaches stay, without it); one audit entry."""
-    _delete_ordered(user=user, model=SlaPolicy, row=policy, fields=SLA_POLICY_FIELDS)
-
-
-def move_sla_policy(*, user: AnyUser, policy: SlaPolicy, direction: MoveDirection) -> None:
-    """As move_routing_rule, for SLA policies (the first matching policy applies)."""
-    check_can_administer(user)
-    _move(user=user, model=SlaPolicy, row=policy, direction=direction, fields=SLA_POLICY_FIELDS)
-
-
-def set_sla_policy_enabled(*, user: AnyUser, policy: SlaPolicy, enabled: bool) -> SlaPolicy:
-    """Switch a policy on or off, row locked; one audit entry (none if it already was)."""
-    return _set_enabled(user=user, model=SlaPolicy, row=policy, enabled=enabled)
-
-
-def _delete_ordered(*, user: AnyUser, model: type[R], row: R, fields: Sequence[str]) -> None:
-    check_can_administer(user)
-    with transaction.atomic():
-        current = _locked(model.objects.all(), row.pk)
-        before = snapshot(current, fields)
-        pk, text = str(current.pk), str(current)
-        current.delete()
-        record(
-            actor=user,
-            action=AuditAction.DELETED,
-            instance_or_type="routing_rule" if model is RoutingRule else "sla_policy",
-            object_id=pk,
-            object_repr=text,
-            before=before,
-            after={},
-        )
-
-
-def _set_enabled(*, user: AnyUser, model: type[R], row: R, enabled: bool) -> R:
-    check_can_administer(user)
-    with transaction.atomic():
-        current = _locked(model.objects.all(), row.pk)
-        before = {"enabled": current.enabled}
-        current.enabled = enabled
-        current.save(update_fields=["enabled", "updated_at"])
-        record(
-            actor=user,
-            action=AuditAction.CHANGED,
-            instance_or_type=current,
-            before=before,
-            after={"enabled": current.enabled},
-        )
-    return current
-
-
 # --- approval settings ------------------------------------------------------------------------
 
 
@@ -783,15 +517,10 @@ def set_channel_approval(
     audit entry with that flag only (never the channel's settings or credentials)."""
     check_can_administer(user)
     with transaction.atomic():
-        current = _locked(ChannelAccount.objects.all(), channel.pk)
-        before = snapshot(current, CHANNEL_FIELDS)
-        current.requires_approval = requires_approval
-        current.save(update_fields=["requires_approval"])
-        record(
-            actor=user,
-            action=AuditAction.CHANGED,
-            instance_or_type=current,
-            before=before,
-            after=snapshot(current, CHANNEL_FIELDS),
+        current = locked(ChannelAccount.objects.all(), channel.pk)
+        return save_audited(
+            user=user,
+            row=current,
+            values={"requires_approval": requires_approval},
+            audited=CHANNEL_FIELDS,
         )
-    return current

@@ -1,34 +1,37 @@
 """Forms of the team administration screens. They only validate and turn what was typed into
-the values the actions in inbox.administration take; nothing here writes.
-
-Text an admin types in a compact notation (working hours "09:00-12:30, 13:30-17:00", SLA
-targets "1h30m", languages "de, en", tags "billing, press") is parsed here, with an error that
-says what was expected.
+the values the actions in inbox.administration and inbox.administration_rules take; nothing
+here writes. Text typed in a compact notation (working hours, durations, language codes, tag
+names) is read by inbox.administration_parsing.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import zoneinfo
+from collections.abc import Iterable, Mapping
 from datetime import time
 from functools import lru_cache
-from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
+from django.forms.models import model_to_dict
 
 from channels_integrations.models import ChannelAccount, Platform
-from inbox.actions import ActionRefused
-from inbox.administration import (
-    DepartmentDetails,
-    NewAccount,
-    RoutingRuleDetails,
-    SlaPolicyDetails,
+from inbox.administration import DepartmentDetails, NewAccount
+from inbox.administration_parsing import (
+    format_day_hours,
+    format_minutes,
+    parse_day_hours,
+    parse_duration_minutes,
+    parse_languages,
+    parse_tag_names,
 )
+from inbox.administration_rules import Item, ItemDetails, RoutingRuleDetails, SlaPolicyDetails
 from inbox.audit import OBJECT_TYPES
 from inbox.models import (
     ACTING_ROLES,
@@ -43,7 +46,11 @@ from inbox.models import (
     SlaPolicy,
 )
 from inbox.models.teams import AuthorCondition
-from inbox.persons import normalize_tag_name
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Details = TypeVar("Details", bound="DataclassInstance")
 
 # Offered in the time zone field; any zone of the IANA database is accepted.
 COMMON_TIME_ZONES = (
@@ -76,8 +83,6 @@ WEEKDAY_LABELS = {
     6: "Saturday",
     7: "Sunday",
 }
-MAX_INTERVALS_PER_DAY = 4
-HOURS_HELP = "Closed, or intervals like 09:00-12:30, 13:30-17:00"
 DURATION_HELP = "Hours and minutes, e.g. 24h, 1h30m or 90m; days too: 2d"
 CHECKBOXES = forms.CheckboxSelectMultiple
 
@@ -95,87 +100,7 @@ def validate_time_zone(name: str) -> None:
         )
 
 
-# --- working hours --------------------------------------------------------------------------
-
-_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?"
-# Hyphen, en dash or em dash between the two times (what people paste from calendars).
-_INTERVAL = re.compile(rf"^{_CLOCK}\s*[-\u2013\u2014]\s*{_CLOCK}$")
-_CLOSED_WORDS = {"", "closed", "-", "\u2013", "\u2014", "geschlossen"}
-
-
-def _clock(hours: str, minutes: str | None, text: str) -> time:
-    hour, minute = int(hours), int(minutes or 0)
-    if hour == 24 and minute == 0:
-        raise ValidationError(f"“{text}”: a day ends at 23:59, write that instead of 24:00.")
-    if hour > 23 or minute > 59:
-        raise ValidationError(f"“{text}” is not a time of day.")
-    return time(hour, minute)
-
-
-def parse_day_hours(text: str) -> list[tuple[time, time]]:
-    """ "09:00-12:30, 13:30-17:00" -> [(09:00, 12:30), (13:30, 17:00)]; "" or "closed" -> [].
-
-    Hours alone ("9-17") and dots ("9.30") are understood. Raises ValidationError naming the
-    piece that is wrong: not a time, ending before it starts, overlapping another interval.
-    """
-    cleaned = text.strip().lower()
-    if cleaned in _CLOSED_WORDS:
-        return []
-    intervals: list[tuple[time, time]] = []
-    for piece in re.split(r"[,;]", cleaned):
-        piece = piece.strip()
-        if not piece:
-            continue
-        match = _INTERVAL.match(piece)
-        if match is None:
-            raise ValidationError(f"“{piece}” is not an interval like 09:00-17:00.")
-        opens = _clock(match.group(1), match.group(2), piece)
-        closes = _clock(match.group(3), match.group(4), piece)
-        if opens >= closes:
-            raise ValidationError(f"“{piece}” ends before it starts.")
-        intervals.append((opens, closes))
-    intervals.sort()
-    if len(intervals) > MAX_INTERVALS_PER_DAY:
-        raise ValidationError(f"At most {MAX_INTERVALS_PER_DAY} intervals a day.")
-    for (first_opens, first_closes), (second_opens, second_closes) in pairwise(intervals):
-        if second_opens < first_closes:
-            raise ValidationError(
-                f"{first_opens:%H:%M}-{first_closes:%H:%M} and "
-                f"{second_opens:%H:%M}-{second_closes:%H:%M} overlap."
-            )
-    return intervals
-
-
-def format_day_hours(intervals: list[tuple[time, time]]) -> str:
-    return ", ".join(f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in intervals)
-
-
-# --- durations --------------------------------------------------------------------------------
-
-_DURATION = re.compile(r"^(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
-
-
-def parse_duration_minutes(text: str) -> int:
-    """ "24h" -> 1440, "1h30m" -> 90, "90m" -> 90, "2d 4h" -> 3120. A bare number is refused:
-    nobody can tell whether "90" means minutes or hours."""
-    cleaned = text.strip().lower().replace(" ", "")
-    match = _DURATION.match(cleaned)
-    if not cleaned or match is None or not any(match.groups()):
-        raise ValidationError(f"“{text.strip()}” is not a duration. Write e.g. 24h, 1h30m or 90m.")
-    days, hours, minutes = (int(part or 0) for part in match.groups())
-    return days * 24 * 60 + hours * 60 + minutes
-
-
-def format_minutes(minutes: int | None) -> str:
-    """1440 -> "24h", 90 -> "1h30m", 45 -> "45m", 7200 -> "5d"; None -> "" (no target)."""
-    if minutes is None:
-        return ""
-    if minutes >= 2 * 24 * 60 and minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)}d"  # "5d" reads better than "120h"; 24h stays 24h
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest}m"
-    return f"{hours}h{rest}m" if rest else f"{hours}h"
+# --- fields and choices -----------------------------------------------------------------------
 
 
 class DurationField(forms.Field):
@@ -200,46 +125,6 @@ class DurationField(forms.Field):
         if minutes > 365 * 24 * 60:
             raise ValidationError("At most 365 days.")
         return minutes
-
-
-# --- lists typed as text ----------------------------------------------------------------------
-
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
-
-
-def parse_languages(text: str) -> tuple[str, ...]:
-    """ "de, en" -> ("de", "en"): ISO 639 codes, lower case, optionally with a region ("pt-br");
-    duplicates dropped, order kept."""
-    codes: list[str] = []
-    for piece in re.split(r"[,;\s]+", text.strip().lower()):
-        if not piece:
-            continue
-        if not _LANGUAGE.match(piece):
-            raise ValidationError(
-                f"“{piece}” is not a language code. Use two-letter codes like de, en, fr."
-            )
-        if piece not in codes:
-            codes.append(piece)
-    return tuple(codes)
-
-
-def parse_tag_names(text: str) -> tuple[str, ...]:
-    """ "billing, Press" -> ("billing", "Press"), each checked as a tag name; duplicates
-    (ignoring case) dropped."""
-    names: list[str] = []
-    for piece in text.split(","):
-        if not piece.strip():
-            continue
-        try:
-            name = normalize_tag_name(piece)
-        except ActionRefused as exc:
-            raise ValidationError(str(exc)) from None
-        if name.lower() not in {n.lower() for n in names}:
-            names.append(name)
-    return tuple(names)
-
-
-# --- choices ----------------------------------------------------------------------------------
 
 
 def _channels() -> QuerySet[ChannelAccount]:
@@ -269,6 +154,27 @@ def _channel_field(help_text: str) -> ChannelChoiceField:
         label="Channels",
         help_text=help_text,
     )
+
+
+def details_from(details_type: type[Details], data: Mapping[str, Any], **computed: Any) -> Details:
+    """What an action takes (the dataclass `details_type`) from a form's cleaned data: the
+    `computed` fields (ids of the chosen rows, values the form names or shapes differently) as
+    given, every other one from the form field of the same name (KeyError if the form has none,
+    so a renamed field cannot fall back to a default unnoticed)."""
+    return details_type(
+        **{
+            field.name: computed[field.name] if field.name in computed else data[field.name]
+            for field in dataclasses.fields(details_type)
+        }
+    )
+
+
+def _pks(rows: Iterable[models.Model]) -> frozenset[int]:
+    return frozenset(row.pk for row in rows)
+
+
+def _pk(row: models.Model | None) -> int | None:
+    return row.pk if row is not None else None
 
 
 # --- departments ------------------------------------------------------------------------------
@@ -336,17 +242,9 @@ class DepartmentForm(forms.Form):
                 "contact_person"
             ].help_text = "Add members first; then choose the contact person among them."
 
-    @staticmethod
-    def initial_for(department: Department) -> dict[str, Any]:
-        initial: dict[str, Any] = {
-            "name": department.name,
-            "channel_accounts": list(department.channel_accounts.all()),
-            "contact_person": department.contact_person_id,
-            "time_zone": department.time_zone,
-            "assignment_strategy": department.assignment_strategy,
-            "default_capacity": department.default_capacity,
-            "requires_approval": department.requires_approval,
-        }
+    @classmethod
+    def initial_for(cls, department: Department) -> dict[str, Any]:
+        initial = model_to_dict(department, fields=list(cls.base_fields))  # named as its columns
         by_day: dict[int, list[tuple[time, time]]] = {}
         for row in DepartmentHours.objects.filter(department=department):
             by_day.setdefault(row.weekday, []).append((row.opens, row.closes))
@@ -380,15 +278,11 @@ class DepartmentForm(forms.Form):
 
     def details(self) -> DepartmentDetails:
         data = self.cleaned_data
-        contact = data.get("contact_person")
-        return DepartmentDetails(
-            name=data["name"],
-            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
-            contact_person_id=contact.pk if contact is not None else None,
-            time_zone=data["time_zone"],
-            assignment_strategy=data["assignment_strategy"],
-            default_capacity=data["default_capacity"],
-            requires_approval=data["requires_approval"],
+        return details_from(
+            DepartmentDetails,
+            data,
+            channel_ids=_pks(data["channel_accounts"]),
+            contact_person_id=_pk(data.get("contact_person")),
         )
 
     def weekly_hours(self) -> dict[int, list[tuple[time, time]]]:
@@ -427,11 +321,7 @@ class MemberForm(forms.Form):
 
     @staticmethod
     def initial_for(membership: Membership) -> dict[str, Any]:
-        return {
-            "role": membership.role,
-            "capacity": membership.capacity,
-            "requires_approval": membership.requires_approval,
-        }
+        return model_to_dict(membership, fields=["role", "capacity", "requires_approval"])
 
 
 class AddMemberForm(MemberForm):
@@ -492,30 +382,41 @@ class UserCreateForm(forms.Form):
         return cleaned
 
     def new_account(self) -> NewAccount:
-        data = self.cleaned_data
-        return NewAccount(
-            username=data["username"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            password=data["password"],
-            is_admin=data["is_admin"],
-        )
+        return details_from(NewAccount, self.cleaned_data)
 
 
-# --- routing rules ----------------------------------------------------------------------------
+# --- routing rules and SLA policies -----------------------------------------------------------
 
 
-class RoutingRuleForm(forms.Form):
+class OrderedItemForm(forms.Form, Generic[Item, ItemDetails]):
+    """What the forms of a routing rule and of an SLA policy share: the name, the on/off switch
+    and the channels it is for. With `item`, the form shows what that stored one has."""
+
     name = forms.CharField(max_length=120, strip=True)
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    channel_accounts = _channel_field("Empty: any channel.")
+
+    def __init__(self, *args: Any, item: Item | None = None, **kwargs: Any) -> None:
+        if item is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(item)
+        super().__init__(*args, **kwargs)
+
+    def initial_for(self, item: Item) -> dict[str, Any]:
+        """The item's values of the fields named as its columns; a subclass adds the others."""
+        return model_to_dict(item, fields=list(self.base_fields))
+
+    def details(self) -> ItemDetails:
+        """What save_routing_rule or save_sla_policy takes, from the valid form."""
+        raise NotImplementedError
+
+
+class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
     stop_processing = forms.BooleanField(
         required=False,
         initial=True,
         label="Stop at this rule when it matches",
         help_text="Unticked: later rules may still add to what this one set.",
     )
-    channel_accounts = _channel_field("Empty: any channel.")
     platforms = forms.MultipleChoiceField(
         choices=Platform.choices, required=False, widget=CHECKBOXES, help_text="Empty: any."
     )
@@ -566,22 +467,12 @@ class RoutingRuleForm(forms.Form):
         help_text="Tag names separated by commas; new ones are created.",
     )
 
-    @staticmethod
-    def initial_for(rule: RoutingRule) -> dict[str, Any]:
+    def initial_for(self, item: RoutingRule) -> dict[str, Any]:
+        tag_names = item.add_tags.values_list("name", flat=True)
         return {
-            "name": rule.name,
-            "enabled": rule.enabled,
-            "stop_processing": rule.stop_processing,
-            "channel_accounts": list(rule.channel_accounts.all()),
-            "platforms": rule.platforms,
-            "kinds": rule.kinds,
-            "languages": ", ".join(rule.languages),
-            "keywords": rule.keywords,
-            "author": rule.author,
-            "set_department": rule.set_department_id,
-            "set_assignee": rule.set_assignee_id,
-            "set_priority": rule.set_priority,
-            "add_tags": ", ".join(rule.add_tags.values_list("name", flat=True)),
+            **super().initial_for(item),
+            "languages": ", ".join(item.languages),
+            "add_tags": ", ".join(tag_names),
         }
 
     def clean_languages(self) -> tuple[str, ...]:
@@ -627,31 +518,30 @@ class RoutingRuleForm(forms.Form):
 
     def details(self) -> RoutingRuleDetails:
         data = self.cleaned_data
-        department, assignee = data.get("set_department"), data.get("set_assignee")
-        return RoutingRuleDetails(
-            name=data["name"],
-            enabled=data["enabled"],
-            stop_processing=data["stop_processing"],
-            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
+        return details_from(
+            RoutingRuleDetails,
+            data,
+            channel_ids=_pks(data["channel_accounts"]),
             platforms=tuple(data["platforms"]),
             kinds=tuple(data["kinds"]),
-            languages=data["languages"],
-            keywords=data["keywords"],
             author=data["author"] or "",
-            set_department_id=department.pk if department is not None else None,
-            set_assignee_id=assignee.pk if assignee is not None else None,
-            set_priority=data["set_priority"],
+            set_department_id=_pk(data.get("set_department")),
+            set_assignee_id=_pk(data.get("set_assignee")),
             tag_names=data["add_tags"],
         )
 
 
-# --- SLA policies -----------------------------------------------------------------------------
+# SLA targets are typed as durations and stored in minutes: form field -> the policy's column.
+MINUTE_COLUMNS = {
+    "first_response": "first_response_minutes",
+    "next_response": "next_response_minutes",
+    "resolution": "resolution_minutes",
+    "warn_before": "warn_before_minutes",
+}
+TARGET_FIELDS = ("first_response", "next_response", "resolution")
 
 
-class SlaPolicyForm(forms.Form):
-    name = forms.CharField(max_length=120, strip=True)
-    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
-    channel_accounts = _channel_field("Empty: any channel.")
+class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
     departments = forms.ModelMultipleChoiceField(
         queryset=Department.objects.order_by("name"),
         required=False,
@@ -696,49 +586,28 @@ class SlaPolicyForm(forms.Form):
         help_text="How long before a target the assignee and the lead are warned.",
     )
 
-    @staticmethod
-    def initial_for(policy: SlaPolicy) -> dict[str, Any]:
-        return {
-            "name": policy.name,
-            "enabled": policy.enabled,
-            "channel_accounts": list(policy.channel_accounts.all()),
-            "departments": list(policy.departments.all()),
-            "priorities": policy.priorities,
-            "first_response": policy.first_response_minutes,
-            "next_response": policy.next_response_minutes,
-            "resolution": policy.resolution_minutes,
-            "business_hours": policy.business_hours,
-            "pause_when_snoozed": policy.pause_when_snoozed,
-            "pause_when_pending": policy.pause_when_pending,
-            "warn_before": policy.warn_before_minutes,
-        }
+    def initial_for(self, item: SlaPolicy) -> dict[str, Any]:
+        minutes = {field: getattr(item, column) for field, column in MINUTE_COLUMNS.items()}
+        return {**super().initial_for(item), **minutes}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for name in ("first_response", "next_response", "resolution"):
+        for name in TARGET_FIELDS:
             if cleaned.get(name) == 0:
                 self.add_error(name, "A target must be longer than zero; leave it empty for none.")
-        if not self.errors and not any(
-            cleaned.get(name) for name in ("first_response", "next_response", "resolution")
-        ):
+        if not self.errors and not any(cleaned.get(name) for name in TARGET_FIELDS):
             raise ValidationError("Set at least one target.")
         return cleaned
 
     def details(self) -> SlaPolicyDetails:
         data = self.cleaned_data
-        return SlaPolicyDetails(
-            name=data["name"],
-            enabled=data["enabled"],
-            channel_ids=frozenset(channel.pk for channel in data["channel_accounts"]),
-            department_ids=frozenset(department.pk for department in data["departments"]),
+        return details_from(
+            SlaPolicyDetails,
+            data,
+            channel_ids=_pks(data["channel_accounts"]),
+            department_ids=_pks(data["departments"]),
             priorities=tuple(data["priorities"]),
-            first_response_minutes=data["first_response"],
-            next_response_minutes=data["next_response"],
-            resolution_minutes=data["resolution"],
-            business_hours=data["business_hours"],
-            pause_when_snoozed=data["pause_when_snoozed"],
-            pause_when_pending=data["pause_when_pending"],
-            warn_before_minutes=data["warn_before"],
+            **{column: data[field] for field, column in MINUTE_COLUMNS.items()},
         )
 
 

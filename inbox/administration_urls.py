@@ -1,8 +1,24 @@
-from django.urls import path
+from typing import Any
+
+from django.urls import URLPattern, path
 
 from inbox import administration_views as views
 
 app_name = "team"
+
+
+def _ordered_list_urls(route: str, screens: views.OrderedListScreens[Any, Any]) -> list[URLPattern]:
+    """The same URLs for both ordered lists; each view is handed the list it serves."""
+    name, kwargs, one = screens.name, {"screens": screens}, f"{route}/<int:pk>"
+    return [
+        path(f"{route}/", views.ordered_list, kwargs, name=screens.plural),
+        path(f"{route}/new/", views.ordered_item_edit, kwargs, name=f"{name}_create"),
+        path(f"{one}/", views.ordered_item_edit, kwargs, name=f"{name}_edit"),
+        path(f"{one}/delete/", views.ordered_item_delete, kwargs, name=f"{name}_delete"),
+        path(f"{one}/move/", views.ordered_item_move, kwargs, name=f"{name}_move"),
+        path(f"{one}/enabled/", views.ordered_item_enabled, kwargs, name=f"{name}_enabled"),
+    ]
+
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -17,18 +33,8 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/active/", views.user_active, name="user_active"),
     path("users/<int:pk>/admin/", views.user_admin, name="user_admin"),
-    path("routing/", views.routing_rules, name="routing_rules"),
-    path("routing/new/", views.routing_rule_edit, name="routing_rule_create"),
-    path("routing/<int:pk>/", views.routing_rule_edit, name="routing_rule_edit"),
-    path("routing/<int:pk>/delete/", views.routing_rule_delete, name="routing_rule_delete"),
-    path("routing/<int:pk>/move/", views.routing_rule_move, name="routing_rule_move"),
-    path("routing/<int:pk>/enabled/", views.routing_rule_enabled, name="routing_rule_enabled"),
-    path("sla/", views.sla_policies, name="sla_policies"),
-    path("sla/new/", views.sla_policy_edit, name="sla_policy_create"),
-    path("sla/<int:pk>/", views.sla_policy_edit, name="sla_policy_edit"),
-    path("sla/<int:pk>/delete/", views.sla_policy_delete, name="sla_policy_delete"),
-    path("sla/<int:pk>/move/", views.sla_policy_move, name="sla_policy_move"),
-    path("sla/<int:pk>/enabled/", views.sla_policy_enabled, name="sla_policy_enabled"),
+    *_ordered_list_urls("routing", views.ROUTING_RULE_SCREENS),
+    *_ordered_list_urls("sla", views.SLA_POLICY_SCREENS),
     path("approval/", views.approval_settings, name="approval"),
     path("approval/channels/<int:pk>/", views.channel_approval, name="channel_approval"),
     path("audit/", views.audit_log, name="audit"),

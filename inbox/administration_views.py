@@ -3,16 +3,17 @@ approval settings and the audit log.
 
 Admins only: anonymous visitors go to the login page, everyone else gets 403 on every URL
 (GET and POST alike) before anything is looked up. Thin: forms validate, the actions in
-inbox.administration write (and audit); these views read and render.
+inbox.administration and inbox.administration_rules write (and audit); these views read and
+render. Routing rules and SLA policies share one set of views (OrderedListScreens).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import wraps
-from typing import Any
+from typing import Any, Generic
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -28,10 +29,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from channels_integrations.models import ChannelAccount, Platform
+from channels_integrations.models import ChannelAccount
 from inbox import administration as admin_actions
+from inbox import administration_rules as rule_actions
 from inbox import audit
-from inbox.access import AccessDenied, can_administer
+from inbox.access import AccessDenied, AnyUser, can_administer
 from inbox.actions import ActionRefused
 from inbox.administration_forms import (
     COMMON_TIME_ZONES,
@@ -40,31 +42,23 @@ from inbox.administration_forms import (
     DepartmentForm,
     HolidayForm,
     MemberForm,
+    OrderedItemForm,
     RoutingRuleForm,
     SlaPolicyForm,
     UserCreateForm,
-    format_minutes,
 )
-from inbox.models import (
-    ConversationKind,
-    Department,
-    DepartmentHoliday,
-    DepartmentHours,
-    Membership,
-    MembershipRole,
-    Priority,
-    RoutingRule,
-    SlaPolicy,
+from inbox.administration_rows import (
+    department_rows,
+    members_by_role,
+    person_name,
+    policy_rows,
+    rule_rows,
 )
-from inbox.models.teams import AuthorCondition
+from inbox.administration_rules import Item, ItemDetails
+from inbox.models import Department, DepartmentHoliday, Membership
 
 View = Callable[..., HttpResponseBase]
 AUDIT_PAGE_SIZE = 50
-ROLE_ORDER: dict[str, int] = {
-    MembershipRole.LEAD: 0,
-    MembershipRole.AGENT: 1,
-    MembershipRole.OBSERVER: 2,
-}
 
 
 def admin_required(view: View) -> View:
@@ -87,163 +81,12 @@ def _flag(request: HttpRequest, name: str) -> bool:
     return request.POST.get(name, "") in ("1", "true", "on", "yes")
 
 
-def _direction(request: HttpRequest) -> admin_actions.MoveDirection:
+def _direction(request: HttpRequest) -> rule_actions.MoveDirection:
     return "up" if request.POST.get("direction") == "up" else "down"
 
 
 def _htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
-
-
-# --- display helpers --------------------------------------------------------------------------
-
-
-def compact_hours(rows: Iterable[DepartmentHours]) -> list[str]:
-    """Working hours in a few words: consecutive weekdays with the same intervals share a line
-    ("Mon\u2013Fri 09:00-17:00"); an empty list when no hours are set."""
-    by_day: dict[int, list[str]] = {}
-    for row in sorted(rows, key=lambda r: (r.weekday, r.opens)):
-        by_day.setdefault(row.weekday, []).append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
-    lines: list[str] = []
-    run: list[int] = []
-    for weekday in range(1, 9):
-        spans = by_day.get(weekday)
-        if run and (spans is None or spans != by_day[run[0]] or weekday != run[-1] + 1):
-            first, last = admin_actions.WEEKDAY_NAMES[run[0]], admin_actions.WEEKDAY_NAMES[run[-1]]
-            days = first if len(run) == 1 else f"{first}\u2013{last}"
-            lines.append(f"{days} {', '.join(by_day[run[0]])}")
-            run = []
-        if spans is not None:
-            run.append(weekday)
-    return lines
-
-
-def _person(user: Any) -> str:
-    if user is None:
-        return ""
-    full_name: str = user.get_full_name()
-    return full_name or user.get_username()
-
-
-def _label(choices: type[Any], value: Any) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
-@dataclass
-class DepartmentRow:
-    department: Department
-    members: list[Membership]
-    hours: list[str]
-    next_holiday: DepartmentHoliday | None
-
-
-@dataclass
-class RuleRow:
-    rule: RoutingRule
-    conditions: list[str] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PolicyRow:
-    policy: SlaPolicy
-    scope: list[str] = field(default_factory=list)
-    targets: list[str] = field(default_factory=list)
-
-
-def _department_rows() -> list[DepartmentRow]:
-    today = timezone.localdate()
-    departments = Department.objects.select_related("contact_person").prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("user")),
-        Prefetch("channel_accounts", queryset=ChannelAccount.objects.order_by("name")),
-        "hours",
-        Prefetch(
-            "holidays",
-            queryset=DepartmentHoliday.objects.filter(date__gte=today).order_by("date"),
-            to_attr="coming_holidays",
-        ),
-    )
-    return [
-        DepartmentRow(
-            department=department,
-            members=sorted(
-                department.memberships.all(),
-                key=lambda m: (ROLE_ORDER.get(m.role, 9), _person(m.user).lower()),
-            ),
-            hours=compact_hours(department.hours.all()),
-            next_holiday=next(iter(getattr(department, "coming_holidays", [])), None),
-        )
-        for department in departments
-    ]
-
-
-def _rule_rows() -> list[RuleRow]:
-    rules = RoutingRule.objects.select_related("set_department", "set_assignee").prefetch_related(
-        Prefetch("channel_accounts", queryset=ChannelAccount.objects.order_by("name")),
-        "add_tags",
-    )
-    rows = []
-    for rule in rules:
-        row = RuleRow(rule=rule)
-        channels = [channel.name for channel in rule.channel_accounts.all()]
-        if channels:
-            row.conditions.append("channel " + " or ".join(channels))
-        if rule.platforms:
-            platforms = " or ".join(_label(Platform, p) for p in rule.platforms)
-            row.conditions.append("platform " + platforms)
-        if rule.kinds:
-            kinds = " or ".join(_label(ConversationKind, k).lower() for k in rule.kinds)
-            row.conditions.append("kind " + kinds)
-        if rule.languages:
-            row.conditions.append("language " + " or ".join(rule.languages))
-        keywords = [line for line in rule.keywords.splitlines() if line.strip()]
-        if keywords:
-            row.conditions.append("mentions " + " or ".join(f"“{k}”" for k in keywords))
-        if rule.author:
-            author = _label(AuthorCondition, rule.author)
-            row.conditions.append("author is " + author[:1].lower() + author[1:])
-        if rule.set_department is not None:
-            row.outcomes.append(f"department {rule.set_department.name}")
-        if rule.set_assignee is not None:
-            row.outcomes.append(f"assign to {_person(rule.set_assignee)}")
-        if rule.set_priority is not None:
-            row.outcomes.append(f"priority {_label(Priority, rule.set_priority).lower()}")
-        tags = [tag.name for tag in rule.add_tags.all()]
-        if tags:
-            row.outcomes.append("tags " + ", ".join(tags))
-        rows.append(row)
-    return rows
-
-
-def _policy_rows() -> list[PolicyRow]:
-    policies = SlaPolicy.objects.prefetch_related(
-        Prefetch("channel_accounts", queryset=ChannelAccount.objects.order_by("name")),
-        Prefetch("departments", queryset=Department.objects.order_by("name")),
-    )
-    rows = []
-    for policy in policies:
-        row = PolicyRow(policy=policy)
-        channels = [channel.name for channel in policy.channel_accounts.all()]
-        if channels:
-            row.scope.append("channel " + " or ".join(channels))
-        departments = [department.name for department in policy.departments.all()]
-        if departments:
-            row.scope.append("department " + " or ".join(departments))
-        if policy.priorities:
-            priorities = " or ".join(_label(Priority, p).lower() for p in policy.priorities)
-            row.scope.append("priority " + priorities)
-        for label, minutes in (
-            ("first response", policy.first_response_minutes),
-            ("next response", policy.next_response_minutes),
-            ("resolution", policy.resolution_minutes),
-        ):
-            if minutes is not None:
-                row.targets.append(f"{label} {format_minutes(minutes)}")
-        rows.append(row)
-    return rows
 
 
 # --- overview and users -----------------------------------------------------------------------
@@ -270,7 +113,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "administration/overview.html",
         {
             "section": "overview",
-            "department_rows": _department_rows(),
+            "department_rows": department_rows(),
             "users": users,
             "unowned_channels": ChannelAccount.objects.filter(departments__isnull=True).order_by(
                 "name"
@@ -308,7 +151,7 @@ def _account_change(request: HttpRequest, pk: int, change: Callable[[Any], Any])
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{_person(account)} saved.")
+        messages.success(request, f"{person_name(account)} saved.")
     return redirect(reverse("team:overview") + f"#user-{pk}")
 
 
@@ -353,9 +196,8 @@ def _department_page(
     status: int = 200,
 ) -> HttpResponse:
     """The department page; a form given here (bound, with errors) replaces the blank one."""
-    memberships = sorted(
-        Membership.objects.filter(department=department).select_related("user"),
-        key=lambda m: (ROLE_ORDER.get(m.role, 9), _person(m.user).lower()),
+    memberships = members_by_role(
+        Membership.objects.filter(department=department).select_related("user")
     )
     member_rows = [
         (
@@ -519,7 +361,7 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error("member", str(exc))
         else:
-            messages.success(request, f"{_person(data['member'])} added to {department.name}.")
+            messages.success(request, f"{person_name(data['member'])} added to {department.name}.")
             return redirect(reverse("team:department", args=[pk]) + f"#member-{membership.pk}")
     return _department_page(request, department, add_member_form=form, status=422)
 
@@ -541,7 +383,7 @@ def member_change(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{_person(membership.user)} saved.")
+            messages.success(request, f"{person_name(membership.user)} saved.")
             return redirect(
                 reverse("team:department", args=[membership.department_id]) + f"#member-{pk}"
             )
@@ -560,180 +402,163 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f"{_person(membership.user)} removed from {membership.department.name}."
+            request, f"{person_name(membership.user)} removed from {membership.department.name}."
         )
     return redirect(reverse("team:department", args=[membership.department_id]) + "#members")
 
 
-# --- routing rules ----------------------------------------------------------------------------
+# --- routing rules and SLA policies -----------------------------------------------------------
 
 
-def _ordered_list(
-    request: HttpRequest, *, template: str, partial: str, context: dict[str, Any]
+@dataclass(frozen=True)
+class OrderedListScreens(Generic[Item, ItemDetails]):
+    """The pages of one ordered list (routing rules or SLA policies), which share the views
+    below; administration_urls hands each view the list it serves."""
+
+    items: rule_actions.OrderedList[Item]
+    name: str  # of its URLs and templates: team:routing_rule_edit, routing_rule_form.html
+    plural: str  # of the list's page, its table (swapped alone by htmx) and their URLs
+    title: str
+    noun: str  # in messages: "Routing rule saved."
+    item_name: str  # "rule": the form's variable, and the id prefix of the table rows
+    section: str  # the team tab that is highlighted
+    rows: Callable[[], list[Any]]
+    form_class: type[OrderedItemForm[Item, ItemDetails]]
+    save: Callable[[AnyUser, Item | None, ItemDetails], Item]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """URL names by action: "list" -> team:routing_rules, "move" -> team:routing_rule_move."""
+        actions = ("create", "edit", "delete", "move", "enabled")
+        return {"list": f"team:{self.plural}"} | {a: f"team:{self.name}_{a}" for a in actions}
+
+    @property
+    def table_template(self) -> str:
+        return f"administration/_{self.plural}.html"
+
+    @property
+    def list_id(self) -> str:
+        """The table's element id, which htmx swaps."""
+        return self.plural.replace("_", "-")
+
+
+ROUTING_RULE_SCREENS = OrderedListScreens(
+    items=rule_actions.ROUTING_RULES,
+    name="routing_rule",
+    plural="routing_rules",
+    title="Routing rules",
+    noun="Routing rule",
+    item_name="rule",
+    section="routing",
+    rows=rule_rows,
+    form_class=RoutingRuleForm,
+    save=lambda user, rule, details: rule_actions.save_routing_rule(
+        user=user, rule=rule, details=details
+    ),
+)
+SLA_POLICY_SCREENS = OrderedListScreens(
+    items=rule_actions.SLA_POLICIES,
+    name="sla_policy",
+    plural="sla_policies",
+    title="SLA policies",
+    noun="SLA policy",
+    item_name="policy",
+    section="sla",
+    rows=policy_rows,
+    form_class=SlaPolicyForm,
+    save=lambda user, policy, details: rule_actions.save_sla_policy(
+        user=user, policy=policy, details=details
+    ),
+)
+
+
+def _list_context(screens: OrderedListScreens[Any, Any]) -> dict[str, Any]:
+    return {"section": screens.section, "screens": screens, "rows": screens.rows()}
+
+
+def _list_changed(request: HttpRequest, screens: OrderedListScreens[Any, Any]) -> HttpResponse:
+    # htmx swaps only the table; a plain form post goes back to the whole page.
+    if not _htmx(request):
+        return redirect(screens.urls["list"])
+    return render(request, screens.table_template, _list_context(screens))
+
+
+@admin_required
+@require_GET
+def ordered_list(request: HttpRequest, *, screens: OrderedListScreens[Any, Any]) -> HttpResponse:
+    return render(request, f"administration/{screens.plural}.html", _list_context(screens))
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def ordered_item_edit(
+    request: HttpRequest, pk: int | None = None, *, screens: OrderedListScreens[Any, Any]
 ) -> HttpResponse:
-    # htmx swaps only the table; a plain form post gets the whole page.
-    return render(request, partial if _htmx(request) else template, context)
-
-
-def _rules_context() -> dict[str, Any]:
-    return {"section": "routing", "rule_rows": _rule_rows()}
-
-
-@admin_required
-@require_GET
-def routing_rules(request: HttpRequest) -> HttpResponse:
-    return render(request, "administration/routing_rules.html", _rules_context())
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def routing_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Create (no pk) or change a routing rule."""
-    rule = get_object_or_404(RoutingRule, pk=pk) if pk is not None else None
+    """Create (no pk) or change a rule or policy."""
+    item = get_object_or_404(screens.items.model, pk=pk) if pk is not None else None
     if request.method == "POST":
-        form = RoutingRuleForm(request.POST)
+        form = screens.form_class(request.POST)
         if form.is_valid():
             try:
-                admin_actions.save_routing_rule(
-                    user=request.user, rule=rule, details=form.details()
-                )
+                screens.save(request.user, item, form.details())
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, "Routing rule saved.")
-                return redirect("team:routing_rules")
+                messages.success(request, f"{screens.noun} saved.")
+                return redirect(screens.urls["list"])
     else:
-        form = RoutingRuleForm(initial=RoutingRuleForm.initial_for(rule) if rule else None)
+        form = screens.form_class(item=item)
     return render(
         request,
-        "administration/routing_rule_form.html",
-        {"section": "routing", "form": form, "rule": rule},
+        f"administration/{screens.name}_form.html",
+        {"section": screens.section, "form": form, screens.item_name: item},
         status=422 if form.is_bound else 200,
     )
 
 
 @admin_required
 @require_POST
-def routing_rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(RoutingRule, pk=pk)
+def ordered_item_delete(
+    request: HttpRequest, pk: int, *, screens: OrderedListScreens[Any, Any]
+) -> HttpResponse:
+    item = get_object_or_404(screens.items.model, pk=pk)
     try:
-        admin_actions.delete_routing_rule(user=request.user, rule=rule)
+        rule_actions.delete_item(user=request.user, items=screens.items, item=item)
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Routing rule “{rule.name}” deleted.")
-    return redirect("team:routing_rules")
+        messages.success(request, f"{screens.noun} “{item.name}” deleted.")
+    return redirect(screens.urls["list"])
 
 
 @admin_required
 @require_POST
-def routing_rule_move(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(RoutingRule, pk=pk)
-    direction = _direction(request)
+def ordered_item_move(
+    request: HttpRequest, pk: int, *, screens: OrderedListScreens[Any, Any]
+) -> HttpResponse:
+    item = get_object_or_404(screens.items.model, pk=pk)
     try:
-        admin_actions.move_routing_rule(user=request.user, rule=rule, direction=direction)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
-    if not _htmx(request):
-        return redirect("team:routing_rules")
-    return render(request, "administration/_routing_rules.html", _rules_context())
-
-
-@admin_required
-@require_POST
-def routing_rule_enabled(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(RoutingRule, pk=pk)
-    try:
-        admin_actions.set_routing_rule_enabled(
-            user=request.user, rule=rule, enabled=_flag(request, "enabled")
+        rule_actions.move_item(
+            user=request.user, items=screens.items, item=item, direction=_direction(request)
         )
     except ActionRefused as exc:
         messages.error(request, str(exc))
-    if not _htmx(request):
-        return redirect("team:routing_rules")
-    return render(request, "administration/_routing_rules.html", _rules_context())
-
-
-# --- SLA policies -----------------------------------------------------------------------------
-
-
-def _policies_context() -> dict[str, Any]:
-    return {"section": "sla", "policy_rows": _policy_rows()}
-
-
-@admin_required
-@require_GET
-def sla_policies(request: HttpRequest) -> HttpResponse:
-    return render(request, "administration/sla_policies.html", _policies_context())
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def sla_policy_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Create (no pk; first response 24 h prefilled) or change an SLA policy."""
-    policy = get_object_or_404(SlaPolicy, pk=pk) if pk is not None else None
-    if request.method == "POST":
-        form = SlaPolicyForm(request.POST)
-        if form.is_valid():
-            try:
-                admin_actions.save_sla_policy(
-                    user=request.user, policy=policy, details=form.details()
-                )
-            except ActionRefused as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, "SLA policy saved.")
-                return redirect("team:sla_policies")
-    else:
-        form = SlaPolicyForm(initial=SlaPolicyForm.initial_for(policy) if policy else None)
-    return render(
-        request,
-        "administration/sla_policy_form.html",
-        {"section": "sla", "form": form, "policy": policy},
-        status=422 if form.is_bound else 200,
-    )
+    return _list_changed(request, screens)
 
 
 @admin_required
 @require_POST
-def sla_policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    policy = get_object_or_404(SlaPolicy, pk=pk)
+def ordered_item_enabled(
+    request: HttpRequest, pk: int, *, screens: OrderedListScreens[Any, Any]
+) -> HttpResponse:
+    item = get_object_or_404(screens.items.model, pk=pk)
     try:
-        admin_actions.delete_sla_policy(user=request.user, policy=policy)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"SLA policy “{policy.name}” deleted.")
-    return redirect("team:sla_policies")
-
-
-@admin_required
-@require_POST
-def sla_policy_move(request: HttpRequest, pk: int) -> HttpResponse:
-    policy = get_object_or_404(SlaPolicy, pk=pk)
-    direction = _direction(request)
-    try:
-        admin_actions.move_sla_policy(user=request.user, policy=policy, direction=direction)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
-    if not _htmx(request):
-        return redirect("team:sla_policies")
-    return render(request, "administration/_sla_policies.html", _policies_context())
-
-
-@admin_required
-@require_POST
-def sla_policy_enabled(request: HttpRequest, pk: int) -> HttpResponse:
-    policy = get_object_or_404(SlaPolicy, pk=pk)
-    try:
-        admin_actions.set_sla_policy_enabled(
-            user=request.user, policy=policy, enabled=_flag(request, "enabled")
+        rule_actions.set_item_enabled(
+            user=request.user, items=screens.items, item=item, enabled=_flag(request, "enabled")
         )
     except ActionRefused as exc:
         messages.error(request, str(exc))
-    if not _htmx(request):
-        return redirect("team:sla_policies")
-    return render(request, "administration/_sla_policies.html", _policies_context())
+    return _list_changed(request, screens)
 
 
 # --- approval settings ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from channels_integrations.models import ChannelAccount
-from inbox.administration_forms import (
+from inbox.administration_parsing import (
     format_minutes,
     parse_day_hours,
     parse_duration_minutes,

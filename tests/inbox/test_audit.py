@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from inbox import administration as admin_actions
+from inbox import administration_rules as rule_actions
 from inbox import audit
 from inbox.actions import ActionRefused
 from inbox.models import AuditEntry, Membership, MembershipRole, RoutingRule, SlaPolicy
@@ -34,6 +35,13 @@ def details_of(department, **changes):
     }
     values.update(changes)
     return admin_actions.DepartmentDetails(**values)
+
+
+def record_change(actor, instance, *, before, after):
+    """A "changed" entry as the actions write it, for the tests of the log's pages."""
+    return audit.record(
+        actor=actor, action="changed", instance_or_type=instance, before=before, after=after
+    )
 
 
 def only_entry():
@@ -74,15 +82,17 @@ def test_a_save_without_a_change_writes_no_entry(admin_user, department, agent):
         requires_approval=membership.requires_approval,
     )
     rule = RoutingRule.objects.create(name="Rule", enabled=True)
-    admin_actions.set_routing_rule_enabled(user=admin_user, rule=rule, enabled=True)
+    rule_actions.set_item_enabled(
+        user=admin_user, items=rule_actions.ROUTING_RULES, item=rule, enabled=True
+    )
     assert not AuditEntry.objects.exists()
 
 
 def test_creating_and_deleting_keep_the_whole_row(admin_user, department, brand_channel):
-    created = admin_actions.save_routing_rule(
+    created = rule_actions.save_routing_rule(
         user=admin_user,
         rule=None,
-        details=admin_actions.RoutingRuleDetails(
+        details=rule_actions.RoutingRuleDetails(
             name="Press",
             channel_ids=frozenset({brand_channel.pk}),
             languages=("de",),
@@ -97,7 +107,7 @@ def test_creating_and_deleting_keep_the_whole_row(admin_user, department, brand_
     assert entry.after["add_tags"] == list(created.add_tags.values_list("pk", flat=True))
 
     AuditEntry.objects.all().delete()  # test set-up only: the app has no way to do this
-    admin_actions.delete_routing_rule(user=admin_user, rule=created)
+    rule_actions.delete_item(user=admin_user, items=rule_actions.ROUTING_RULES, item=created)
     entry = only_entry()
     assert (entry.action, entry.object_id, entry.object_repr) == (
         "deleted",
@@ -162,10 +172,10 @@ def brand_channel(department):
             {},
         ),
         (
-            lambda admin, d, m, c, u: admin_actions.save_sla_policy(
+            lambda admin, d, m, c, u: rule_actions.save_sla_policy(
                 user=admin,
                 policy=None,
-                details=admin_actions.SlaPolicyDetails(name="Fast", first_response_minutes=90),
+                details=rule_actions.SlaPolicyDetails(name="Fast", first_response_minutes=90),
             ),
             "sla_policy",
             {},
@@ -187,7 +197,9 @@ def test_each_kind_of_change_writes_one_entry_with_actor_before_and_after(
 def test_moving_a_rule_logs_the_position_of_each_rule_that_moved(admin_user):
     first = RoutingRule.objects.create(name="First", position=1)
     second = RoutingRule.objects.create(name="Second", position=2)
-    admin_actions.move_routing_rule(user=admin_user, rule=second, direction="up")
+    rule_actions.move_item(
+        user=admin_user, items=rule_actions.ROUTING_RULES, item=second, direction="up"
+    )
     moves = {
         entry.object_repr: (entry.before, entry.after)
         for entry in AuditEntry.objects.filter(action="changed")
@@ -210,8 +222,8 @@ def test_a_refused_change_leaves_no_entry(admin_user, department):
 
 def test_only_admins_can_write_entries_through_the_actions(agent, department):
     with pytest.raises(admin_actions.AccessDenied):
-        admin_actions.save_sla_policy(
-            user=agent, policy=None, details=admin_actions.SlaPolicyDetails(name="Mine")
+        rule_actions.save_sla_policy(
+            user=agent, policy=None, details=rule_actions.SlaPolicyDetails(name="Mine")
         )
     assert not AuditEntry.objects.exists() and not SlaPolicy.objects.exists()
 
@@ -287,13 +299,7 @@ def test_the_log_is_filtered_by_object_type_and_actor_and_paginated(client, admi
             before={},
             after={"name": f"Holiday {number}"},
         )
-    audit.record(
-        actor=other_admin,
-        action="changed",
-        instance_or_type=department,
-        before={"name": "A"},
-        after={"name": "B"},
-    )
+    record_change(other_admin, department, before={"name": "A"}, after={"name": "B"})
     client.force_login(admin_user)
     url = reverse("team:audit")
 
@@ -321,12 +327,8 @@ def test_the_csv_export_has_the_filtered_log_and_defuses_formulas(client, admin_
         before={},
         after={"requires_approval": True},
     )
-    audit.record(
-        actor=admin_user,
-        action="changed",
-        instance_or_type=department,
-        before={"default_capacity": 10},
-        after={"default_capacity": 3},
+    record_change(
+        admin_user, department, before={"default_capacity": 10}, after={"default_capacity": 3}
     )
     client.force_login(admin_user)
     response = client.get(reverse("team:audit_export"), {"object_type": "department"})
@@ -352,13 +354,7 @@ def test_the_csv_export_has_the_filtered_log_and_defuses_formulas(client, admin_
 
 
 def test_the_log_cannot_be_changed_through_its_pages(client, admin_user, department):
-    audit.record(
-        actor=admin_user,
-        action="changed",
-        instance_or_type=department,
-        before={"name": "A"},
-        after={"name": "B"},
-    )
+    record_change(admin_user, department, before={"name": "A"}, after={"name": "B"})
     client.force_login(admin_user)
     for url in (reverse("team:audit"), reverse("team:audit_export")):
         assert client.post(url).status_code == 405
