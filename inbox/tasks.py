@@ -31,9 +31,9 @@ def expire_consultations() -> int:
 
 @shared_task(name="inbox.tasks.check_sla")
 def check_sla() -> tuple[int, int]:
-    """Warn before SLA deadlines and record breaches (see inbox.sla.check_sla: SKIP LOCKED
+    """Warn before SLA deadlines and record breaches (see inbox.sla_checks.check_sla: SKIP LOCKED
     batches, each warning and each breach once)."""
-    from inbox.sla import check_sla as check_sla_timers
+    from inbox.sla_checks import check_sla as check_sla_timers
 
     return check_sla_timers()
 
