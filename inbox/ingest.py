@@ -50,7 +50,7 @@ from inbox.models import (
 )
 from inbox.notifications import notify_new_items
 from inbox.routing import route_new_conversations
-from inbox.sla import SlaBook
+from inbox.sla import SLA_FIELDS, SlaBook
 
 # An inbound message reopens a conversation that was closed by someone.
 _REOPENING = {ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED}
@@ -717,14 +717,7 @@ _CONVERSATION_AGGREGATES = [
     "waiting_since",
     "language",
     # The SLA timers (inbox.sla) an inbound message, a reopening or our own post may move.
-    "first_response_at",
-    "first_response_due_at",
-    "next_response_due_at",
-    "resolution_due_at",
-    "sla_due_at",
-    "sla_paused_at",
-    "sla_paused_remaining",
-    "sla_warned_at",
+    *SLA_FIELDS,
 ]
 
 

@@ -4,16 +4,11 @@ refusal carries no trace of the conversation's data."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.urls import reverse
 
-from config.asgi import application
 from inbox import access
 from inbox.conversation_actions import assignable_users
 from inbox.live import publish_changes_on_commit
@@ -29,10 +24,10 @@ from inbox.models import (
     PersonNote,
 )
 from tests import factories
+from tests.inbox.socket_helpers import TIMEOUT, connected, receive_until, session_cookie
 
 SECRET = "Geheimnis-4711 about my invoice"
 AUTHOR = "Wanda Secretperson"
-TIMEOUT = 10
 
 
 @pytest.fixture
@@ -222,60 +217,34 @@ def test_channel_administration_is_for_admins_only(client, lead, agent, observer
 # --- The live socket ------------------------------------------------------------------------
 
 
-def _cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def _connected(user_cookie: bytes) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", user_cookie)]
-    communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-    ok, _ = await communicator.connect()
-    assert ok
-    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "hello"
-    return communicator
-
-
-async def _next(communicator: WebsocketCommunicator, wanted) -> dict:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
-        remaining = deadline - loop.time()
-        assert remaining > 0, "the expected message did not arrive in time"
-        message = await communicator.receive_json_from(timeout=remaining)
-        if wanted(message):
-            return message
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_socket_lets_an_observer_watch_but_not_write_and_shows_outsiders_nothing(
     observer, outsider, conversation
 ):
-    observer_cookie, outsider_cookie = _cookie(observer), _cookie(outsider)
+    observer_cookie, outsider_cookie = session_cookie(observer), session_cookie(outsider)
 
     async def scenario() -> None:
-        watching = await _connected(observer_cookie)
-        stranger = await _connected(outsider_cookie)
+        watching = await connected(observer_cookie)
+        stranger = await connected(outsider_cookie)
         try:
             await watching.send_json_to({"type": "view", "conversation_id": conversation.pk})
-            await _next(watching, lambda m: m["type"] == "presence")
+            await receive_until(watching, lambda m: m["type"] == "presence")
             await watching.send_json_to({"type": "composing", "on": True})
-            refused = await _next(watching, lambda m: m["type"] == "error")
+            refused = await receive_until(watching, lambda m: m["type"] == "error")
             assert "not change" in refused["message"]
             await watching.send_json_to({"type": "take_over", "conversation_id": conversation.pk})
-            refused = await _next(watching, lambda m: m["type"] == "error")
+            refused = await receive_until(watching, lambda m: m["type"] == "error")
             assert "not change" in refused["message"]
 
             await stranger.send_json_to({"type": "view", "conversation_id": conversation.pk})
-            refused = await _next(stranger, lambda m: m["type"] == "error")
+            refused = await receive_until(stranger, lambda m: m["type"] == "error")
             assert SECRET not in str(refused) and AUTHOR not in str(refused)
 
             # A change to the conversation reaches the observer, never the outsider.
             await database_sync_to_async(publish_changes_on_commit)(
                 conversation_ids=[conversation.pk]
             )
-            event = await _next(
+            event = await receive_until(
                 watching,
                 lambda m: (
                     m.get("type") == "conversation.changed"

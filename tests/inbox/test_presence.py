@@ -1,27 +1,21 @@
 """Who is viewing a conversation, and the reply collision guard, through the real live socket."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.utils import timezone
 
-from config.asgi import application
 from inbox import presence
 from inbox.actions import ActionRefused
 from inbox.live import channel_group, user_group
 from inbox.models import ConversationEvent, ConversationPresence, EventKind
 from tests import factories
+from tests.inbox.socket_helpers import TIMEOUT, connected, receive_until, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# A deadline, not a wait: generous, as a busy CI machine serves the sockets slowly.
-TIMEOUT = 10
 
 
 @pytest.fixture
@@ -34,37 +28,6 @@ def colleague(department):
 @pytest.fixture
 def conversation(channel):
     return factories.make_conversation(channel, text="Where is my parcel?")
-
-
-def session_cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-def socket(cookie: bytes) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
-    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
-
-
-async def connected(cookie: bytes) -> WebsocketCommunicator:
-    communicator = socket(cookie)
-    ok, _ = await communicator.connect()
-    assert ok
-    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "hello"
-    return communicator
-
-
-async def receive_until(communicator, wanted, timeout: float = TIMEOUT) -> dict:
-    """The first message for which `wanted(message)` holds, skipping others, within `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        remaining = deadline - loop.time()
-        assert remaining > 0, "the expected message did not arrive in time"
-        message = await communicator.receive_json_from(timeout=remaining)
-        if wanted(message):
-            return message
 
 
 def presence_of(conversation, viewer_ids):
