@@ -157,11 +157,19 @@ def _open_desks(department_ids: Iterable[int], *, now: datetime) -> dict[int, _D
     """Lock the auto-assigning departments among these (id order, until the commit) and read
     their channels, eligible members and loads under the lock: three queries, plus one load
     count per department."""
-    locked = list(
-        Department.objects.select_for_update()
-        .filter(pk__in=set(department_ids), assignment_strategy__in=AUTO_STRATEGIES)
+    wanted = set(department_ids)
+    if not wanted:
+        return {}
+    # Every auto-assigning department is locked, in id order, not only these: one transaction
+    # may come here twice (new conversations, then reopened ones) with other departments, and
+    # two such transactions locking in two rounds could each hold what the other waits for.
+    locked = [
+        department
+        for department in Department.objects.select_for_update()
+        .filter(assignment_strategy__in=AUTO_STRATEGIES)
         .order_by("pk")
-    )
+        if department.pk in wanted
+    ]
     if not locked:
         return {}
     channels: dict[int, set[int]] = defaultdict(set)

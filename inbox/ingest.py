@@ -492,7 +492,9 @@ class _PageIngest:
                 # Answered on the platform itself: the customer is no longer waiting on us.
                 if first or item.created_at >= conversation.last_message_at:
                     conversation.waiting_since = None
-                self.sla.on_reply(conversation, item.created_at)
+                    # Only a post at least as new as the customer's last word stops the
+                    # clocks: an older one must not clear a newer message's next response.
+                    self.sla.on_reply(conversation, item.created_at)
             else:
                 if conversation.waiting_since is None:
                     conversation.waiting_since = item.created_at

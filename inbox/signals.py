@@ -2,6 +2,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -67,10 +68,17 @@ _TEAM_LINKS = (
 def team_config_changed(sender: Any, **kwargs: Any) -> None:
     # Users too: an assignee deactivated or made admin changes what a rule may do.
     if sender in _TEAM_CONFIG or sender._meta.label == settings.AUTH_USER_MODEL:
-        forget_team_config()
+        _forget_now_and_on_commit()
 
 
 @receiver(m2m_changed)
 def team_links_changed(sender: Any, action: str, **kwargs: Any) -> None:
     if sender in _TEAM_LINKS and action.startswith("post_"):
-        forget_team_config()
+        _forget_now_and_on_commit()
+
+
+def _forget_now_and_on_commit() -> None:
+    # Now, for this transaction's own reads; and after the commit, so that a copy another
+    # thread read in between (the rows before the change) does not live on for 30 seconds.
+    forget_team_config()
+    transaction.on_commit(forget_team_config)
