@@ -26,6 +26,7 @@ from django.http import QueryDict
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.access import AnyUser
 from inbox.models import (
+    ACTING_ROLES,
     OPEN_WORK,
     Contact,
     Conversation,
@@ -314,6 +315,8 @@ class Workspace:
     channel_ids: frozenset[int] | None
     # The channels whose replies this user reviews (leads); None: every channel (admins).
     led_channel_ids: frozenset[int] | None = frozenset()
+    # Leads or agents somewhere (admins too): an observer everywhere changes nothing.
+    may_act: bool = False
 
     @classmethod
     def for_user(cls, user: AnyUser) -> Workspace:
@@ -321,7 +324,7 @@ class Workspace:
         channels, which are also what the user may see (the rule of inbox.access)."""
         user_pk = int(user.pk or 0)
         superuser = bool(getattr(user, "is_superuser", False))
-        leads = superuser
+        leads = acts = superuser
         led: set[int] = set()
         if superuser:
             departments = list(Department.objects.all())
@@ -334,6 +337,7 @@ class Workspace:
             departments = [m.department for m in memberships]
             led = {m.department_id for m in memberships if m.role == MembershipRole.LEAD}
             leads = bool(led)
+            acts = any(m.role in ACTING_ROLES for m in memberships)
         links = Department.channel_accounts.through.objects.filter(
             department_id__in=[d.pk for d in departments]
         ).values_list("department_id", "channelaccount_id")
@@ -358,6 +362,7 @@ class Workspace:
             department_channels={k: tuple(v) for k, v in department_channels.items()},
             channel_ids=channel_ids,
             led_channel_ids=led_channel_ids,
+            may_act=acts and bool(user.is_authenticated and user.is_active),
         )
 
     def queues(self, saved_views: Iterable[SavedView] = ()) -> list[Queue]:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_integrations.registry import connector_class
 from inbox import actions, queries
-from inbox.access import AccessDenied, ReadOnly, acting_channel_ids, may_only_read
+from inbox.access import AccessDenied, ReadOnly, may_only_read
 from inbox.conversation_actions import SNOOZE_PRESETS, assignable_users
 from inbox.forms import ReplyForm
 from inbox.models import (
@@ -42,7 +42,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
         "more": page.next_cursor,
         "colleagues": page.workspace.colleagues(),
         # Observers everywhere get no selection and no bulk bar (the server refuses anyway).
-        "may_act": acting_channel_ids(request.user) != set(),
+        "may_act": page.workspace.may_act,
     }
 
 
