@@ -574,6 +574,7 @@ class EventKind(models.TextChoices):
     CONSULT_REQUESTED = "consult_requested", "Advice requested"
     CONSULT_ANSWERED = "consult_answered", "Advice received"
     CONSULT_WITHDRAWN = "consult_withdrawn", "Advice request withdrawn"
+    MODERATED = "moderated", "Moderation decision"
 
 
 class ConversationEvent(models.Model):
@@ -726,6 +727,8 @@ class NotificationKind(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", "Reply awaits my approval"
     REPLY_REVIEWED = "reply_reviewed", "My reply was approved or rejected"
     CONSULT_ANSWERED = "consult_answered", "Advice received"
+    MODERATION = "moderation", "Item flagged for moderation"
+    INCIDENT = "incident", "Incident level changed"
 
 
 class Notification(models.Model):
