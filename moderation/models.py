@@ -142,8 +142,8 @@ class ModerationDecision(models.Model):
     """Evidence: one moderation decision as it was made, never changed and never deleted (the
     database refuses UPDATE and DELETE on PostgreSQL, and save() refuses an update everywhere).
     It copies what it is about — the item's text, author and channel at that moment — so it
-    survives the item's deletion on the platform and in the inbox. `chain_hash` covers this row
-    and the previous one's hash, so a removed or altered row breaks the chain."""
+    survives the item's deletion on the platform and in the inbox. `sha256` is the digest of the
+    evidence fields as written (moderation.evidence), so an export can be checked against it."""
 
     message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -180,7 +180,7 @@ class ModerationDecision(models.Model):
     )
     actor_name = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(db_index=True)
-    chain_hash = models.CharField(max_length=64, blank=True, default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]

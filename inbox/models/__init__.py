@@ -319,6 +319,8 @@ class Conversation(models.Model):
     sla_warned_at = models.DateTimeField(null=True, blank=True)
     # Four-eyes: a reply in this conversation waits for a lead's approval (the leads' queue).
     awaiting_approval = models.BooleanField(default=False)
+    # Every reply here needs a lead's approval (set by a moderation rule, inbox.approval).
+    requires_approval = models.BooleanField(default=False)
     # A colleague outside the team was asked for advice and has not answered yet.
     awaiting_internal_since = models.DateTimeField(null=True, blank=True)
     # The next SLA deadline of any kind (the "SLA due first" sort); None when nothing is due.
