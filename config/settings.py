@@ -90,6 +90,7 @@ TEMPLATES = [
                 "channels_integrations.context_processors.channel_alerts",
                 "inbox.notification_views.notification_bell",
                 "inbox.availability_views.availability_menu",
+                "moderation.context_processors.incidents",
             ],
         },
     },
@@ -180,6 +181,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.expire_consultations",
         "schedule": 300.0,
     },
+    "detect-crises": {
+        "task": "moderation.tasks.detect_crises",
+        "schedule": 60.0,
+    },
+    "expire-listings": {
+        "task": "moderation.tasks.expire_listings",
+        "schedule": 300.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -195,6 +204,12 @@ OUTBOX_STALL_SECONDS = env_int("OUTBOX_STALL_SECONDS", 300, minimum=10)
 # The app's own address for links that leave it (the consulted expert's e-mail); empty: the
 # address of the request that asked for advice.
 SITE_URL = env_str("SITE_URL", "")
+
+# Moderation (docs/moderation.md): the classifier backend, a dotted path to a class with
+# `classify(text, *, language_hint="")` (moderation.classifiers.base.Classifier).
+MODERATION_CLASSIFIER = env_str(
+    "MODERATION_CLASSIFIER", "moderation.classifiers.lexicon.LexiconClassifier"
+)
 
 # Demo fake platform (make run).
 FAKE_PLATFORM_HOST = env_str("FAKE_PLATFORM_HOST", "127.0.0.1")

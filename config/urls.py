@@ -12,6 +12,7 @@ urlpatterns = [
     path("inbox/", include("inbox.urls")),
     path("channels/", include("channels_integrations.urls")),
     path("team/", include("inbox.administration_urls")),
+    path("moderation/", include("moderation.urls")),
     # The expert's page of a consultation: no login, the link's token is the key.
     path("consult/", include("inbox.consult_urls")),
     path("admin/", admin.site.urls),

@@ -133,12 +133,12 @@ def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> Outbo
             kind=EventKind.ACTION_QUEUED,
             data={"action_id": action.id, "kind": kind, "message_id": locked.pk},
         )
-        _enqueue_delivery(action.id)
+        enqueue_delivery(action.id)
         publish_changes_on_commit(conversation_ids=[conversation.id], message_ids=[locked.pk])
     return action
 
 
-def _enqueue_delivery(action_id: int) -> None:
+def enqueue_delivery(action_id: int) -> None:
     """After commit, hand the action to a worker. A lost hand-off (broker down) is not an error
     for the person who acted: requeue_stalled_actions picks the row up again."""
     from channels_integrations.tasks import deliver_outbound_action
@@ -239,7 +239,7 @@ def queue_reply(
                 kind=EventKind.REPLY_QUEUED,
                 data={"action_id": action.id, "in_reply_to": target.external_id},
             )
-            _enqueue_delivery(action.id)
+            enqueue_delivery(action.id)
         publish_changes_on_commit(
             conversation_ids=[conversation.id], message_ids=[message.id], was=was
         )
@@ -271,7 +271,7 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
             kind=EventKind.REPLY_RETRIED,
             data={"action_id": action.pk, "kind": action.kind},
         )
-        _enqueue_delivery(action.pk)
+        enqueue_delivery(action.pk)
         _publish_action(action)
     action.refresh_from_db()
     return action
@@ -365,6 +365,10 @@ def record_reply_on_platform(
         Message.objects.filter(pk=action.message_id).update(
             external_id=external_id, permalink=safe_http_url(permalink), updated_at=now
         )
+    if action.author_id is None:
+        # An automatic reply (a moderation rule's) is not a person's answer: the response
+        # clocks and the customer's waiting time go on.
+        return
     # The first response is recorded, the response clocks stop, missed targets are recorded.
     record_reply_sla(conversation_id=action.conversation_id, at=now)
     # The customer waits again only from their first message after this reply was written.
@@ -507,7 +511,7 @@ def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
         # Stamped, so a queue that is merely slow does not get one more task per row per run.
         OutboundAction.objects.filter(pk__in=forgotten).update(updated_at=now)
         for action_id in [*retried, *forgotten]:
-            _enqueue_delivery(action_id)
+            enqueue_delivery(action_id)
     return [*retried, *forgotten]
 
 

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from channels_integrations.registry import connector_class
 from channels_integrations.text import preview
 from inbox.access import AccessDenied, AnyUser, can_approve, is_admin, leads_channel
-from inbox.actions import ActionRefused, _enqueue_delivery
+from inbox.actions import ActionRefused, enqueue_delivery
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Conversation,
@@ -63,14 +63,20 @@ class AlreadyReviewed(ActionRefused):
 def reply_needs_approval(user: AnyUser, conversation: Conversation) -> bool:
     """Whether `user`'s reply in this conversation must wait for a lead's approval.
 
-    True when the channel requires approval, or a department owning the channel does, or the
-    user's membership in a department owning the channel does. Admins and the channel's leads
+    True when the channel requires approval, or a moderation rule made the conversation require
+    it, or the channel is in storm mode, or a department owning the channel does, or the user's
+    membership in a department owning the channel does. Admins and the channel's leads
     never need approval (they review everybody else's replies). Two queries at most.
     """
     channel_id = conversation.channel_account_id
     if is_admin(user) or leads_channel(user, channel_id):
         return False
-    if conversation.channel_account.requires_approval:
+    if conversation.channel_account.requires_approval or conversation.requires_approval:
+        return True
+    from moderation.crisis import in_storm
+
+    if in_storm(channel_id):
+        # Storm mode (moderation.crisis): every reply on the channel is read twice.
         return True
     return (
         Department.objects.filter(channel_accounts__id=channel_id)
@@ -204,7 +210,7 @@ def approve_reply(
                 actor=user,  # type: ignore[arg-type]
                 text=message % {"who": _display_name(user), "preview": preview(locked.text, 120)},
             )
-        _enqueue_delivery(locked.pk)
+        enqueue_delivery(locked.pk)
         _publish(conversation, locked, was)
     return locked
 

@@ -47,6 +47,9 @@ OBJECT_TYPES: dict[str, str] = {
     "routing_rule": "Routing rule",
     "sla_policy": "SLA policy",
     "channel": "Channel",
+    "evidence_export": "Evidence export",
+    "moderation_rule": "Moderation rule",
+    "guideline": "Community guidelines",
 }
 _TYPE_OF_MODEL: dict[str, str] = {
     "inbox.department": "department",
@@ -55,6 +58,8 @@ _TYPE_OF_MODEL: dict[str, str] = {
     "inbox.routingrule": "routing_rule",
     "inbox.slapolicy": "sla_policy",
     "channels_integrations.channelaccount": "channel",
+    "moderation.moderationrule": "moderation_rule",
+    "moderation.communityguideline": "guideline",
 }
 
 # Keys whose values are ids of other rows: the log page shows their names instead.

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 # Between the agent's text and their signature; counted in the platform's length limit.
 SIGNATURE_SEPARATOR = "\n\n"
-PLACEHOLDERS = ("author", "agent", "channel", "date")
+PLACEHOLDERS = ("author", "agent", "channel", "date", "guidelines", "guidelines_url")
 _PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 # `@name` not glued to a word before it (so e-mail addresses are not mentions); a name may hold
 # the characters Django allows in usernames except "@", and ends in a word character so that
@@ -143,6 +143,8 @@ def conversation_tone_and_language(conversation: Conversation) -> tuple[str, str
 
 def agent_name(user: Any) -> str:
     """How an agent signs a reply: the first name, as people do in community management."""
+    if user is None:  # an automatic reply
+        return ""
     return (
         getattr(user, "first_name", "")
         or (user.get_full_name() if hasattr(user, "get_full_name") else "")
@@ -164,11 +166,26 @@ def placeholder_values(*, user: Any, conversation: Conversation, language: str) 
         "agent": agent_name(user),
         "channel": conversation.channel_account.name,
         "date": format_date(timezone.localdate(), language),
+        **guideline_placeholders(conversation.channel_account_id),
+    }
+
+
+def guideline_placeholders(channel_account_id: int) -> dict[str, str]:
+    """{guidelines} (the channel's community guidelines in short) and {guidelines_url}."""
+    from moderation.guidelines import guideline_for
+
+    guideline = guideline_for(channel_account_id)
+    if guideline is None:
+        return {"guidelines": "", "guidelines_url": ""}
+    return {
+        "guidelines": guideline.summary or guideline.title,
+        "guidelines_url": guideline.url,
     }
 
 
 def render_placeholders(text: str, values: dict[str, str]) -> str:
-    """Fill {author}, {agent}, {channel}, {date}; any other braces stay as they are.
+    """Fill {author}, {agent}, {channel}, {date}, {guidelines}, {guidelines_url}; any other
+    braces stay as they are.
 
     Not str.format: saved-reply text is written by people, and format() would both fail on a
     stray brace and let "{author.__class__}" reach into Python objects.

@@ -51,6 +51,7 @@ from inbox.models import (
 from inbox.notifications import notify_new_items
 from inbox.routing import route_new_conversations
 from inbox.sla import SLA_FIELDS, SlaBook
+from moderation.pipeline import PageModeration
 
 # An inbound message reopens a conversation that was closed by someone.
 _REOPENING = {ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED}
@@ -342,6 +343,11 @@ class _PageIngest:
             )
         # The SLA policy depends on the department and priority routing has just set.
         self.sla = SlaBook.cached()
+        # Classifiers and moderation rules (which may set the priority, the department, …).
+        moderation = PageModeration(self.account, now=self.now, sla_book=self.sla)
+        moderation.decide(placed, contacts)
+        for conversation_id, before in moderation.was.items():
+            self.was.setdefault(conversation_id, {}).update(before)
         for conversation in created.values():
             # Before _count_messages: last_message_at is still the first item's time.
             self.sla.start(conversation, conversation.last_message_at)
@@ -374,6 +380,7 @@ class _PageIngest:
             inbound = not item.from_self
             state = item.state if item.state in _STATES else PlatformState.VISIBLE
             contact = contacts.get(item.author.external_id) if inbound else None
+            scores, language = moderation.message_fields(item)
             new_messages.append(
                 Message(
                     conversation_id=conversation.id,
@@ -384,7 +391,8 @@ class _PageIngest:
                     contact_id=contact.id if contact is not None else None,
                     text=_storable(item.text),
                     attachments=_attachments(item.attachments),
-                    language=item.language[:12],
+                    language=language,
+                    classifier_scores=scores,
                     permalink=safe_http_url(item.permalink),
                     platform_state=state,
                     edited_at=item.edited_at,
@@ -398,6 +406,7 @@ class _PageIngest:
             {conversation.id for conversation in created.values()},
         )
         self.sla.record_missed()
+        moderation.after_insert(new_messages, contacts)
         self.result.new_messages += len(new_messages)
         self.result.new_message_ids += [message.id for message in new_messages]
         self.changed_messages.update(message.id for message in new_messages)
@@ -542,6 +551,7 @@ class _PageIngest:
                     "last_message_direction = v.last_message_direction, status = v.status, "
                     "snoozed_until = v.snoozed_until, updated_at = v.updated_at, "
                     "waiting_since = v.waiting_since, language = v.language, "
+                    "sentiment = v.sentiment, "
                     "first_response_at = v.first_response_at, "
                     "first_response_due_at = v.first_response_due_at, "
                     "next_response_due_at = v.next_response_due_at, "
@@ -551,7 +561,7 @@ class _PageIngest:
                     "sla_warned_at = v.sla_warned_at "
                     "FROM (VALUES %s) AS v (id, message_count, last_message_at, "
                     "last_message_preview, last_message_direction, status, snoozed_until, "
-                    "updated_at, waiting_since, language, first_response_at, "
+                    "updated_at, waiting_since, language, sentiment, first_response_at, "
                     "first_response_due_at, next_response_due_at, resolution_due_at, "
                     "sla_due_at, sla_paused_at, sla_paused_remaining, sla_warned_at) "
                     "WHERE c.id = v.id",
@@ -567,6 +577,7 @@ class _PageIngest:
                             self.now,
                             c.waiting_since,
                             c.language,
+                            c.sentiment,
                             c.first_response_at,
                             c.first_response_due_at,
                             c.next_response_due_at,
@@ -579,7 +590,7 @@ class _PageIngest:
                         for c in existing
                     ],
                     template="(%s::bigint, %s::integer, %s::timestamptz, %s, %s, %s, "
-                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s, "
+                    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s, %s, "
                     "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s::timestamptz, "
                     "%s::timestamptz, %s::timestamptz, %s::jsonb, %s::timestamptz)",
                     page_size=len(existing),
@@ -718,6 +729,7 @@ _CONVERSATION_AGGREGATES = [
     "updated_at",
     "waiting_since",
     "language",
+    "sentiment",
     # The SLA timers (inbox.sla) an inbound message, a reopening or our own post may move.
     *SLA_FIELDS,
 ]

@@ -55,6 +55,13 @@ def user_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> No
 
 # What ingest's cached routing rules and SLA book are made of (inbox.team_config).
 _TEAM_CONFIG = (Department, DepartmentHours, DepartmentHoliday, Membership, RoutingRule, SlaPolicy)
+# Moderation's rules, guidelines and storm mode are cached the same way (moderation.rules,
+# moderation.guidelines, moderation.incidents), by label: the moderation app builds on this one.
+_MODERATION_CONFIG = {
+    "moderation.moderationrule",
+    "moderation.communityguideline",
+    "moderation.incident",
+}
 _TEAM_LINKS = (
     Department.channel_accounts.through,
     RoutingRule.channel_accounts.through,
@@ -67,7 +74,12 @@ _TEAM_LINKS = (
 @receiver([post_save, post_delete])
 def team_config_changed(sender: Any, **kwargs: Any) -> None:
     # Users too: an assignee deactivated or made admin changes what a rule may do.
-    if sender in _TEAM_CONFIG or sender._meta.label == settings.AUTH_USER_MODEL:
+    label = sender._meta.label
+    if (
+        sender in _TEAM_CONFIG
+        or label == settings.AUTH_USER_MODEL
+        or label.lower() in _MODERATION_CONFIG
+    ):
         _forget_now_and_on_commit()
 
 

@@ -95,6 +95,7 @@ def _thread(conversation: Conversation) -> list[tuple[str, Any, int]]:
             "outbound_action",
             "outbound_action__approver",
             "outbound_action__author",
+            "moderation_case",
         )
         .prefetch_related("actions_on")
         .defer("search_vector")

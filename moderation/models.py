@@ -90,7 +90,9 @@ class ModerationCase(models.Model):
     """One item in the moderation queue: why it was flagged (rules, scores, the guideline), what
     was done automatically, and how a person settled it and how long that took."""
 
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="moderation_case")
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="moderation_case"
+    )
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
     channel_account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=10, choices=CaseState.choices, default=CaseState.PENDING)
@@ -115,6 +117,9 @@ class ModerationCase(models.Model):
             ),
             models.Index(fields=["-decided_at"], name="modcase_decided_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"Case of message {self.message_id} ({self.state})"
 
     @property
     def seconds_to_action(self) -> float | None:
@@ -189,6 +194,9 @@ class ModerationDecision(models.Model):
             models.Index(fields=["message", "created_at"], name="moddecision_message_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.external_id or 'a person'}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ImmutableEvidence("A moderation decision is evidence and cannot be changed.")
@@ -234,6 +242,9 @@ class PersonListing(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: person {self.person_id}"
+
 
 class TrafficBucket(models.Model):
     """Inbound items of one channel in one five-minute slot, with how many were negative and
@@ -251,6 +262,9 @@ class TrafficBucket(models.Model):
             models.UniqueConstraint(fields=["channel_account", "start"], name="one_bucket_per_slot")
         ]
         indexes = [models.Index(fields=["start"], name="traffic_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_account_id} @ {self.start:%Y-%m-%d %H:%M}"
 
 
 class EscalationLevel(models.Model):
@@ -354,3 +368,6 @@ class IncidentEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"

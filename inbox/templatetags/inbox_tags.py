@@ -115,6 +115,17 @@ def _routed_summary(data: dict[str, Any]) -> str:
     return text
 
 
+def _moderated_summary(data: dict[str, Any]) -> str:
+    from moderation.models import DecisionAction
+
+    action = str(data.get("action", ""))
+    label = str(DecisionAction(action).label) if action in DecisionAction.values else action
+    text = f"Moderation: {label}" + (" automatically" if data.get("automatic") else "")
+    if data.get("rule"):
+        text += f" (rule: {data['rule']})"
+    return text
+
+
 @register.simple_tag
 def event_summary(event: ConversationEvent) -> str:
     """One line for the timeline: what happened (the actor and time are shown beside it)."""
@@ -159,6 +170,8 @@ def event_summary(event: ConversationEvent) -> str:
         return f"Advice received from {data.get('expert', '?')}"
     if kind == EventKind.CONSULT_WITHDRAWN:
         return f"Advice request to {data.get('expert', '?')} withdrawn"
+    if kind == EventKind.MODERATED:
+        return _moderated_summary(data)
     label = str(EventKind(kind).label) if kind in EventKind.values else kind
     if data.get("kind"):
         label += f" ({data['kind']})"

@@ -24,6 +24,7 @@ from inbox.models import (
     RoutingRule,
     SlaPolicy,
 )
+from moderation.demo import seed_demo_moderation
 
 DEMO_PASSWORD = "inbox-demo"  # noqa: S105  (printed on purpose: it is a local demo)
 
@@ -165,6 +166,7 @@ class Command(BaseCommand):
             self._office_hours(billing)
             self._demo_rules(billing)
         seed_demo_saved_replies()
+        seed_demo_moderation(responsibles=[admin, lead])
 
         root = f"http://{settings.FAKE_PLATFORM_HOST}:{settings.FAKE_PLATFORM_PORT}"
         names = []
@@ -198,6 +200,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo workspace ready.\n"
+                "  Simulate a shitstorm: manage.py simulate_storm --channel 'Facebook (demo)'\n"
                 f"  Log in at http://127.0.0.1:8000/ as one of:\n{logins}\n"
                 f"  Channels: {', '.join(names)}\n"
                 f"  Fake platforms (create items, inject faults, see replies): {root}/"
