@@ -428,7 +428,8 @@ RAW_NEW_CONVERSATIONS = (
     "INSERT INTO inbox_conversation (channel_account_id, kind, thread_key, contact_id, "
     "post_external_id, post_text, post_permalink, status, priority, first_response_due_at, "
     "last_message_at, last_message_preview, last_message_direction, message_count, created_at, "
-    "updated_at, language, sentiment, post_media_url, awaiting_approval, sla_paused_remaining) "
+    "updated_at, language, sentiment, post_media_url, awaiting_approval, requires_approval, "
+    "sla_paused_remaining) "
     "VALUES %s ON CONFLICT (channel_account_id, thread_key) DO NOTHING "
     "RETURNING thread_key, id"
 )
@@ -535,7 +536,7 @@ def raw_page(
                 *(channel_id, first.kind, key, contacts[first.author.external_id]),
                 *(first.post_external_id, first.post_text, first.post_permalink, "new", 1),
                 *(first.created_at + timedelta(hours=24), last.created_at, preview(last.text)),
-                *("inbound", len(thread), now, now, first.language, "", "", False, "{}"),
+                *("inbound", len(thread), now, now, first.language, "", "", False, False, "{}"),
             )
             for key, thread in fresh.items()
             for first, last in [(thread[0], thread[-1])]

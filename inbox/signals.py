@@ -61,6 +61,7 @@ _MODERATION_CONFIG = {
     "moderation.moderationrule",
     "moderation.communityguideline",
     "moderation.incident",
+    "moderation.personlisting",
 }
 _TEAM_LINKS = (
     Department.channel_accounts.through,
@@ -80,6 +81,14 @@ def team_config_changed(sender: Any, **kwargs: Any) -> None:
         or label == settings.AUTH_USER_MODEL
         or label.lower() in _MODERATION_CONFIG
     ):
+        _forget_now_and_on_commit()
+
+
+@receiver(post_save, sender="inbox.Person")
+def person_flags_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # Ingest's moderation caches who is banned and VIP (moderation.pipeline). A new person
+    # (ingest makes many, in bulk and without signals) matters only when born flagged.
+    if not created or instance.banned or instance.vip:
         _forget_now_and_on_commit()
 
 

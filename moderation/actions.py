@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q
 from django.utils import timezone
 
@@ -623,6 +623,18 @@ def time_to_action(*, since: datetime, channel_ids: Iterable[int] | None = None)
     cases = ModerationCase.objects.filter(decided_at__gte=since)
     if channel_ids is not None:
         cases = cases.filter(channel_account_id__in=list(channel_ids))
+    if connection.vendor != "postgresql":
+        # The embedded SQLite mode: the same continuous percentiles, computed here.
+        spans = sorted(
+            (decided - flagged).total_seconds()
+            for flagged, decided in cases.values_list("flagged_at", "decided_at")
+            if decided is not None
+        )
+        return {
+            "count": len(spans),
+            "median": _interpolated(spans, 0.5),
+            "p90": _interpolated(spans, 0.9),
+        }
     seconds = _Seconds(F("decided_at") - F("flagged_at"))
     figures = cases.aggregate(
         count=Count("id"),
@@ -634,3 +646,13 @@ def time_to_action(*, since: datetime, channel_ids: Iterable[int] | None = None)
         "median": figures["median"],
         "p90": figures["p90"],
     }
+
+
+def _interpolated(values: list[float], fraction: float) -> float | None:
+    """PERCENTILE_CONT of sorted `values` (None when empty)."""
+    if not values:
+        return None
+    position = (len(values) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)

@@ -35,6 +35,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from channels_integrations.base import InboundItem
 from channels_integrations.models import ChannelAccount
@@ -47,9 +48,11 @@ from inbox.models import (
     OutboundAction,
     OutboundKind,
     OutboundState,
+    Person,
     Tag,
 )
 from inbox.sla import SlaBook
+from inbox.team_config import TeamConfigCache
 from moderation.classifiers.base import Classification, get_classifier
 from moderation.models import CaseState, DecisionAction, ListKind, ModerationCase, PersonListing
 
@@ -127,12 +130,14 @@ class PageModeration:
         classifier = get_classifier()
         rules = RuleSet.cached()
         storm = in_storm(self.account.pk)
-        contact_ids = {
-            contacts[item.author.external_id].pk
-            for item, _ in inbound
-            if item.author.external_id in contacts
-        }
-        authors = author_facts(contact_ids, with_history=rules.needs_first_time)
+        authors = author_facts(
+            {
+                contacts[item.author.external_id]
+                for item, _ in inbound
+                if item.author.external_id in contacts
+            },
+            with_history=rules.needs_first_time,
+        )
         for item, conversation in inbound:
             try:
                 classification = classifier.classify(item.text, language_hint=item.language)
@@ -426,32 +431,51 @@ class PageModeration:
             queue_auto_replies(wanted, now=self.now)
 
 
-def author_facts(contact_ids: set[int], *, with_history: bool) -> dict[int, AuthorFacts]:
-    """Ban, allow-list, VIP and (when rules ask) first-time facts by contact id: one query,
-    two when `with_history`."""
-    if not contact_ids:
-        return {}
-    rows = Contact.objects.filter(pk__in=contact_ids).values_list(
-        "pk", "person_id", "person__banned", "person__vip"
-    )
-    facts = {
-        pk: AuthorFacts(person_id=person_id, banned=bool(banned), vip=bool(vip))
-        for pk, person_id, banned, vip in rows
-    }
-    person_ids = {f.person_id for f in facts.values() if f.person_id}
-    allowed = set(
-        PersonListing.objects.filter(
-            person_id__in=person_ids, kind=ListKind.ALLOW, lifted_at__isnull=True
+@dataclass(frozen=True)
+class PersonLists:
+    """Who is banned, allow-listed and VIP, by person id: few people, read once per process
+    (inbox.team_config; dropped on any change of a person's flags or listings in this process,
+    re-read by other processes within TEAM_CONFIG_SECONDS)."""
+
+    banned: frozenset[int]
+    allowed: frozenset[int]
+    vip: frozenset[int]
+
+    @classmethod
+    def load(cls) -> PersonLists:
+        flagged = list(
+            Person.objects.filter(Q(banned=True) | Q(vip=True)).values_list("pk", "banned", "vip")
         )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=datetime.now().astimezone()))
-        .values_list("person_id", flat=True)
-    )
-    for fact in facts.values():
-        fact.allowed = fact.person_id in allowed
-    if with_history:
+        allowed = PersonListing.objects.filter(kind=ListKind.ALLOW, lifted_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+        return cls(
+            banned=frozenset(pk for pk, banned, _ in flagged if banned),
+            allowed=frozenset(allowed.values_list("person_id", flat=True)),
+            vip=frozenset(pk for pk, _, vip in flagged if vip),
+        )
+
+
+_PERSON_LISTS: TeamConfigCache[PersonLists] = TeamConfigCache(PersonLists.load)
+
+
+def author_facts(contacts: Iterable[Contact], *, with_history: bool) -> dict[int, AuthorFacts]:
+    """Ban, allow-list, VIP and (when rules ask) first-time facts by contact id: no query
+    (PersonLists is cached), one when `with_history`."""
+    lists = _PERSON_LISTS.get()
+    facts = {
+        contact.pk: AuthorFacts(
+            person_id=contact.person_id,
+            banned=contact.person_id in lists.banned,
+            allowed=contact.person_id in lists.allowed,
+            vip=contact.person_id in lists.vip,
+        )
+        for contact in contacts
+    }
+    if with_history and facts:
         from inbox.routing import person_facts
 
-        for contact_id, history in person_facts(contact_ids).items():
+        for contact_id, history in person_facts(facts).items():
             if contact_id in facts:
                 facts[contact_id].first_time = history.first_time
     return facts

@@ -272,7 +272,7 @@ def try_rule(rule: ModerationRule, *, storm: bool = False, limit: int = TRIAL_IT
         return trial
     from moderation.pipeline import author_facts
 
-    authors = author_facts({m.contact_id for m in items if m.contact_id}, with_history=False)
+    authors = author_facts({m.contact for m in items if m.contact_id}, with_history=False)
     first_conversations: set[int] = set()
     if rules.needs_first_time:
         persons = {a.person_id for a in authors.values() if a.person_id}

@@ -120,9 +120,11 @@ def load_items(path: Path | str = DEFAULT_SET) -> list[EvalItem]:
 
 
 def _metrics(
-    name: str, pairs: Iterable[tuple[EvalItem, Classification]], truth: Callable[..., bool],
+    name: str,
+    pairs: Iterable[tuple[EvalItem, Classification]],
+    truth: Callable[..., bool],
     predicted: Callable[..., bool],
-) -> ClassMetrics:  # fmt: skip
+) -> ClassMetrics:
     tp = fp = fn = 0
     for item, result in pairs:
         actual, guess = truth(item), predicted(result)
@@ -145,7 +147,9 @@ def evaluate(
     durations: list[float] = []
     for item in items:
         started = time.perf_counter()
-        result = classifier.classify(item.text, language_hint=item.language if language_hints else "")
+        result = classifier.classify(
+            item.text, language_hint=item.language if language_hints else ""
+        )
         durations.append(time.perf_counter() - started)
         pairs.append((item, result))
 
@@ -190,7 +194,9 @@ def evaluate(
         false_positives=sorted(
             ((i, r) for i, r in pairs if toxic(r) and not i.toxic), key=lambda p: -p[1].toxic_score
         ),
-        misses=sorted(((i, r) for i, r in pairs if i.toxic and not toxic(r)), key=lambda p: p[1].toxic_score),
+        misses=sorted(
+            ((i, r) for i, r in pairs if i.toxic and not toxic(r)), key=lambda p: p[1].toxic_score
+        ),
         median_ms=statistics.median(durations) * 1000 if durations else 0.0,
     )
     overall = report.metrics("toxic")

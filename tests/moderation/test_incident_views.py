@@ -17,24 +17,6 @@ from moderation.incidents import ensure_default_levels
 from moderation.models import EscalationLevel, Incident, IncidentEventKind, IncidentStatus
 from tests import factories
 
-try:
-    from config.urls import urlpatterns
-except ImportError:  # another helper's part of /moderation/ is not there yet: incidents alone
-    from django.contrib import admin
-    from django.contrib.auth import views as auth_views
-    from django.urls import include, path
-
-    urlpatterns = [
-        path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-        path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-        path("inbox/", include("inbox.urls")),
-        path("channels/", include("channels_integrations.urls")),
-        path("team/", include("inbox.administration_urls")),
-        path("moderation/incidents/", include("moderation.incident_urls")),
-        path("admin/", admin.site.urls),
-    ]
-pytestmark = pytest.mark.urls(__name__)
-
 EVIL = '<script>alert("x")</script>'
 
 

@@ -200,9 +200,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo workspace ready.\n"
-                "  Simulate a shitstorm: manage.py simulate_storm --channel 'Facebook (demo)'\n"
                 f"  Log in at http://127.0.0.1:8000/ as one of:\n{logins}\n"
                 f"  Channels: {', '.join(names)}\n"
-                f"  Fake platforms (create items, inject faults, see replies): {root}/"
+                f"  Fake platforms (create items, inject faults, see replies): {root}/\n"
+                "  Simulate a shitstorm: .venv/bin/python manage.py simulate_storm "
+                "--channel 'Facebook (demo)'"
             )
         )
