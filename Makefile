@@ -61,7 +61,9 @@ pytest: $(VENV)/.dev
 	@# substring: keep both working.
 	env -u DATABASE_URL -u REDIS_URL INBOX_VAR_DIR=$$(mktemp -d) \
 		$(BIN)/pytest -q -p no:cacheprovider tests/inbox/test_ingest.py tests/channels_integrations/test_polling.py \
-			tests/inbox/test_workspace_list.py tests/inbox/test_conversation_actions.py
+			tests/inbox/test_workspace_list.py tests/inbox/test_conversation_actions.py \
+			tests/moderation/test_pipeline.py tests/moderation/test_crisis.py \
+			tests/moderation/test_moderation_queue.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -103,6 +103,8 @@ BACKFILL_LIMIT = timedelta(hours=6)
 BASELINE_FLOOR_PER_HOUR = 12.0
 BASELINE_WEEKS = 4
 # Less history than this: the baseline is the last seven days at any hour.
+# Less history than this: no baseline, only the fixed thresholds.
+MIN_HISTORY = timedelta(hours=24)
 WEEKDAY_HISTORY = timedelta(days=14)
 RECENT = timedelta(days=7)
 
@@ -212,7 +214,11 @@ def level_reached(measure: Measure, levels: Iterable[EscalationLevel]) -> int:
         if level.number < 1 or measure.count < level.min_items:
             continue
         met = (
-            (level.volume_ratio is not None and measure.ratio >= level.volume_ratio)
+            (
+                level.volume_ratio is not None
+                and measure.baseline_kind != "none"
+                and measure.ratio >= level.volume_ratio
+            )
             or (level.items_per_hour is not None and measure.rate_per_hour >= level.items_per_hour)
             or (level.negative_share is not None and measure.negative_share >= level.negative_share)
             or (level.toxic_share is not None and measure.toxic_share >= level.toxic_share)
@@ -292,8 +298,8 @@ def _measures(now: datetime) -> tuple[dict[int, Measure], dict[int, str], Measur
         negative=sum(m.negative for m in measures.values()),
         toxic=sum(m.toxic for m in measures.values()),
         window_minutes=window_minutes,
-        baseline_per_hour=sum(b for b, _ in baselines.values()),
-        baseline_kind="sum",
+        baseline_per_hour=sum(b for b, kind in baselines.values() if kind != "none"),
+        baseline_kind="sum" if any(kind != "none" for _, kind in baselines.values()) else "none",
     )
     return measures, {pk: name for pk, (name, _first) in channels.items()}, overall
 
@@ -313,7 +319,9 @@ def _baseline(
             return sum(row.get(f"w{i}") or 0 for i in covered) / len(covered), "weekday"
     since = max(first, now - RECENT)
     hours = (window_start - since).total_seconds() / 3600
-    if hours < 1:
+    if now - first < MIN_HISTORY:
+        # A channel connected today has no "usual" yet: the volume against it would alarm on
+        # any ordinary day's traffic. Until then only the fixed thresholds apply.
         return 0.0, "none"
     return (row.get("recent") or 0) / hours, "recent"
 

@@ -53,7 +53,9 @@ def quiet_channel(department: Any) -> Any:
     return factories.make_mastodon_channel(department=department, name="Mastodon @brand")
 
 
-def quiet_history(channel: Any, *, until: datetime, days: int = 28, per_slot: int = 1) -> None:
+def quiet_history(
+    channel: Any, *, until: datetime, days: float = 28, per_slot: int = 1
+) -> None:
     """`per_slot` items in every five-minute slot of the `days` before `until` (12/h for 1),
     except the last quarter of an hour (the detection window starts empty)."""
     slot = timedelta(minutes=5)
@@ -224,12 +226,26 @@ def test_it_opens_an_overall_incident_when_many_channels_rise_a_little(
     levels: list[EscalationLevel], department: Any, replay: Callable[..., int]
 ) -> None:
     channels = [factories.make_mastodon_channel(department=department) for _ in range(4)]
+    for channel in channels:  # each with two quiet days: a baseline of its own
+        quiet_history(channel, until=STORM_START, days=2)
     rows = [row for c in channels for row in items(c, STORM_START - timedelta(minutes=4), 8)]
-    assert replay(STORM_START, rows, None) == 2
+    # Each channel: 8 items, under the 10 a level needs; together 32 at over 3x their usual.
+    assert replay(STORM_START, rows, None) == 1
     incident = Incident.objects.get()
     assert incident.channel_account is None
     assert incident.title == "Unusual activity on all channels"
     assert incident.metrics["count"] == 32
+
+
+def test_a_channel_without_a_days_history_is_judged_by_the_fixed_thresholds_only(
+    levels: list[EscalationLevel], quiet_channel: Any, replay: Callable[..., int]
+) -> None:
+    # Ordinary traffic on a channel connected an hour ago: far above the floor baseline, but
+    # there is no "usual" to compare with yet, and no fixed threshold is met.
+    quiet_history(quiet_channel, until=STORM_START, days=0.04)
+    rows = items(quiet_channel, STORM_START - timedelta(minutes=4), 30, negative=0.2)
+    assert replay(STORM_START, rows, quiet_channel.pk) == 0
+    assert not Incident.objects.exists()
 
 
 def test_it_makes_one_channels_storm_one_incident(

@@ -1,27 +1,34 @@
 """`manage.py simulate_storm --channel NAME_OR_ID`: a shitstorm on one channel, for the demo.
 
-The items go through the real ingest path (inbox.ingest.ingest_page: contacts, conversations,
-moderation, routing, live updates), one page per simulated minute, at the channel's current
-cursor (which they leave where it is). The built-in fake platforms run in another process
-(`run_fake_platforms`, or a thread of `serve`), so their state cannot be filled from here; the
-items are made here instead, with times spread over the last `--minutes` minutes so that
-detection sees the storm at once. Then detection runs and the command prints the level.
+A Facebook channel aimed at a running fake Facebook (the demo's) gets the storm the real way:
+the comments are posted to the fake Page through its admin API and polled in by the real
+connector, so automatic hides reach the fake platform like any others. Every other channel (or
+a fake that does not answer) gets the items made here instead, through the real ingest path
+(inbox.ingest.ingest_page: contacts, conversations, moderation, routing, live updates), one page
+per simulated minute, with times spread over the last `--minutes` minutes, at the channel's
+current cursor (which they leave where it is); those items exist only in the inbox, so a hide
+of one of them fails visibly ("no longer on the platform"). Then detection runs and the command
+prints the level.
 """
 
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Sum
 from django.utils import timezone
 
 from channels_integrations.base import FetchedPage, InboundAuthor, InboundItem
-from channels_integrations.models import ChannelAccount
+from channels_integrations.models import ChannelAccount, Platform
+from channels_integrations.polling import poll_channel
 from inbox.ingest import CursorMoved, ingest_page
+from inbox.models import Message
 from moderation.crisis import detect_crises, record_traffic
 from moderation.incidents import ensure_default_levels
 from moderation.models import Incident, IncidentStatus, TrafficBucket
@@ -98,6 +105,16 @@ class Command(BaseCommand):
         chance = random.Random(options["seed"])  # noqa: S311 (demo texts)
         ensure_default_levels()
         now = timezone.now()
+        texts = [
+            self._item(channel.platform, now, chance, options) for _ in range(minutes * per_minute)
+        ]
+        polled = self._through_fake_facebook(channel, texts)
+        if polled is not None:
+            self.stdout.write(
+                f"Posted {len(texts)} comments to the fake Facebook Page; polled in {polled}."
+            )
+            self._report(channel)
+            return
         added = 0
         for minute in range(minutes):
             moment = now - timedelta(minutes=minutes - minute)
@@ -109,6 +126,49 @@ class Command(BaseCommand):
             f"Ingested {added} items on {channel.name} over the last {minutes} minutes "
             f"(through inbox.ingest.ingest_page; the fakes run in another process)."
         )
+        self._report(channel)
+
+    def _through_fake_facebook(
+        self, channel: ChannelAccount, items: list[InboundItem]
+    ) -> int | None:
+        """Post the items to the fake Facebook the channel polls and poll them in; None when
+        the channel is not aimed at a fake Facebook that answers."""
+        base = str((channel.settings or {}).get("base_url", "")).rstrip("/")
+        if channel.platform != Platform.FACEBOOK or not base:
+            return None
+        session = requests.Session()
+        ids: list[str] = []
+        try:
+            for item in items:
+                response = session.post(
+                    f"{base}/__admin/seed",
+                    json={
+                        "text": item.text,
+                        "author_name": item.author.display_name,
+                        "author_id": item.author.external_id,
+                    },
+                    timeout=5,
+                )
+                if response.status_code != 201:
+                    return None
+                ids.append(str(response.json()["id"]))
+        except (requests.RequestException, ValueError, KeyError):
+            return None
+        # The running app's worker polls them in (and delivers the hides at once); without
+        # one, this command polls after a while itself (its hides then wait for the outbox's
+        # stalled-delivery sweep of the app).
+        started, polled, seen = time.monotonic(), 0, 0
+        while polled < len(items) and time.monotonic() - started < 180:
+            count = Message.objects.filter(channel_account=channel, external_id__in=ids).count()
+            if count > seen:
+                seen, started = count, time.monotonic()
+            polled = count
+            if time.monotonic() - started > 20:
+                poll_channel(channel.pk)
+            time.sleep(1)
+        return polled
+
+    def _report(self, channel: ChannelAccount) -> None:
         detect_crises()
         incident = Incident.objects.filter(
             status=IncidentStatus.OPEN, channel_account=channel
