@@ -142,17 +142,26 @@ def _pending_action(message: Message, kinds: Iterable[str]) -> OutboundAction | 
     )
 
 
+# The state a person's decision leaves the case in.
+_CASE_STATE_AFTER = {
+    DecisionAction.APPROVE: CaseState.APPROVED,
+    DecisionAction.CONFIRM_HIDE: CaseState.HIDDEN,
+    DecisionAction.DELETE: CaseState.DELETED,
+}
+
+
 def _decide(
+    result: CaseResult,
     *,
     user: AnyUser,
-    case: ModerationCase,
     message: Message,
-    action: str,
-    state: str,
+    action: DecisionAction,
     now: datetime,
     reason: str = "",
-) -> ModerationDecision:
-    case.state = state
+) -> None:
+    # Every decision on a case: the case is settled and the decision joins the result.
+    case = result.case
+    case.state = _CASE_STATE_AFTER[action]
     case.decided_at = now
     case.decided_by_id = user.pk
     case.save(update_fields=["state", "decided_at", "decided_by"])
@@ -172,7 +181,7 @@ def _decide(
     if rules:
         decision.rule_id = next((r["rule_id"] for r in rules if r.get("rule_id")), None)
         decision.rule_name = ", ".join(str(r["rule"]) for r in rules)[:200]
-    return decision
+    result.decisions.append(decision)
 
 
 def _approve(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
@@ -211,16 +220,7 @@ def _approve(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
             result.note = "Queued to be made visible again on the platform."
         except ActionRefused as exc:
             result.note = f"Approved, but the platform cannot show it again: {exc}"
-    result.decisions.append(
-        _decide(
-            user=user,
-            case=case,
-            message=message,
-            action=DecisionAction.APPROVE,
-            state=CaseState.APPROVED,
-            now=now,
-        )
-    )
+    _decide(result, user=user, message=message, action=DecisionAction.APPROVE, now=now)
     return result
 
 
@@ -234,16 +234,13 @@ def _hide(user: AnyUser, case: ModerationCase, now: datetime, reason: str = "") 
     ):
         # A platform that cannot hide refuses here, before anything is written.
         result.outbound = queue_message_action(user=user, message=message, kind=OutboundKind.HIDE)
-    result.decisions.append(
-        _decide(
-            user=user,
-            case=case,
-            message=message,
-            action=DecisionAction.CONFIRM_HIDE,
-            state=CaseState.HIDDEN,
-            now=now,
-            reason=reason,
-        )
+    _decide(
+        result,
+        user=user,
+        message=message,
+        action=DecisionAction.CONFIRM_HIDE,
+        now=now,
+        reason=reason,
     )
     return result
 
@@ -255,16 +252,7 @@ def _delete(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
         result.note = "The item is already deleted on the platform."
     elif not _pending_action(message, [OutboundKind.DELETE]):
         result.outbound = queue_message_action(user=user, message=message, kind=OutboundKind.DELETE)
-    result.decisions.append(
-        _decide(
-            user=user,
-            case=case,
-            message=message,
-            action=DecisionAction.DELETE,
-            state=CaseState.DELETED,
-            now=now,
-        )
-    )
+    _decide(result, user=user, message=message, action=DecisionAction.DELETE, now=now)
     return result
 
 

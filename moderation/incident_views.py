@@ -7,9 +7,11 @@ observer's storm-mode toggle), 422 for a refused action (a resolved incident, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -214,28 +216,33 @@ def level(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _act_with_text(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[forms.Form],
+    field: str,
+    run: Callable[..., object],
+) -> HttpResponse:
+    """_act for an action that takes one text: the form's `field`, passed to `run` under the
+    same keyword. An invalid form gives "", and the action decides whether empty text is
+    refused (a note) or fine (a resolution)."""
+    form = form_class(request.POST)
+    text = form.cleaned_data[field] if form.is_valid() else ""
+    return _act(
+        request, pk, lambda incident: run(user=request.user, incident=incident, **{field: text})
+    )
+
+
 @login_required
 @require_POST
 def note(request: HttpRequest, pk: int) -> HttpResponse:
-    form = NoteForm(request.POST)
-    text = form.cleaned_data["text"] if form.is_valid() else ""
-    return _act(
-        request,
-        pk,
-        lambda incident: actions.add_incident_note(user=request.user, incident=incident, text=text),
-    )
+    return _act_with_text(request, pk, NoteForm, "text", actions.add_incident_note)
 
 
 @login_required
 @require_POST
 def resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    form = ResolveForm(request.POST)
-    text = form.cleaned_data["note"] if form.is_valid() else ""
-    return _act(
-        request,
-        pk,
-        lambda incident: actions.resolve_incident(user=request.user, incident=incident, note=text),
-    )
+    return _act_with_text(request, pk, ResolveForm, "note", actions.resolve_incident)
 
 
 @login_required

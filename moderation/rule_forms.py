@@ -349,36 +349,11 @@ def initial_for(rule: ModerationRule) -> dict[str, Any]:
         "removal": removal,
         "tags": ", ".join(a.get("tags", [])),
     }
-    for key in (
-        "regex",
-        "sentiment",
-        "sentiment_score_max",
-        "toxicity_min",
-        "toxicity_categories",
-        "spam_min",
-        "spam_signals",
-        "author",
-        "channel_ids",
-        "platforms",
-        "kinds",
-        "hours",
-    ):
-        if key in c:
-            initial[key] = c[key]
-    for key in (
-        "queue",
-        "department_id",
-        "assignee_id",
-        "priority",
-        "status",
-        "notify_user_ids",
-        "notify_leads",
-        "auto_reply_saved_reply_id",
-        "require_approval",
-        "incident_level",
-    ):
-        if key in a:
-            initial[key] = a[key]
+    # The other fields show the stored value as it is (those above were turned into text).
+    for fields, stored in ((CONDITION_FIELDS, c), (ACTION_FIELDS, a)):
+        for key in fields:
+            if key in stored and key not in initial:
+                initial[key] = stored[key]
     return initial
 
 

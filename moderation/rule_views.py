@@ -10,7 +10,7 @@ transaction, and makes this process read rules and guidelines again (inbox.team_
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -272,7 +272,7 @@ def try_rule(rule: ModerationRule, *, storm: bool = False, limit: int = TRIAL_IT
         return trial
     from moderation.pipeline import author_facts
 
-    authors = author_facts({m.contact for m in items if m.contact_id}, with_history=False)
+    authors = author_facts({m.contact for m in items if m.contact is not None}, with_history=False)
     first_conversations: set[int] = set()
     if rules.needs_first_time:
         persons = {a.person_id for a in authors.values() if a.person_id}
@@ -333,13 +333,23 @@ def _open_then(book: SlaBook | None, conversation: Conversation, at: datetime) -
 # --- rule screens -----------------------------------------------------------------------------
 
 
+# What the team screens' ordered table (administration/_ordered_table.html, which the rule table
+# extends) needs: the element id htmx swaps, the prefix of the row ids (rule-3, rule-3-enabled)
+# and the URL names of the switch and the order buttons.
+RULE_TABLE: dict[str, Any] = {
+    "list_id": "moderation-rules",
+    "item_name": "rule",
+    "urls": {"enabled": "moderation_rules:enabled", "move": "moderation_rules:move"},
+}
+
+
 def _rows() -> list[dict[str, Any]]:
     rules = list(ModerationRule.objects.order_by("position", "id"))
     names = reference_names(rules)
     timeouts = regex_timeouts()
     return [
         {
-            "rule": rule,
+            "item": rule,
             "sentences": describe_rule(rule, names),
             "timeouts": timeouts.get(rule.pk, 0),
         }
@@ -347,17 +357,32 @@ def _rows() -> list[dict[str, Any]]:
     ]
 
 
+def _table_context() -> dict[str, Any]:
+    return {"screens": RULE_TABLE, "rows": _rows()}
+
+
+def _attempt(request: HttpRequest, write: Callable[[], object], *, success: str = "") -> None:
+    # A refused write is shown as an error message on the page the view answers with.
+    try:
+        write()
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        if success:
+            messages.success(request, success)
+
+
 def _list_changed(request: HttpRequest) -> HttpResponse:
     # htmx swaps only the table; a plain form post goes back to the whole page.
     if getattr(request, "htmx", False):
-        return render(request, "moderation/rules/_rule_table.html", {"rows": _rows()})
+        return render(request, "moderation/rules/_rule_table.html", _table_context())
     return redirect("moderation_rules:list")
 
 
 @admin_required
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "moderation/rules/list.html", {"section": "rules", "rows": _rows()})
+    return render(request, "moderation/rules/list.html", {"section": "rules", **_table_context()})
 
 
 def _form_page(
@@ -413,12 +438,8 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ModerationRule, pk=pk)
-    try:
-        delete_moderation_rule(user=request.user, rule=rule)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Moderation rule “{rule.name}” deleted.")
+    done = f"Moderation rule “{rule.name}” deleted."
+    _attempt(request, lambda: delete_moderation_rule(user=request.user, rule=rule), success=done)
     return redirect("moderation_rules:list")
 
 
@@ -427,10 +448,9 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def rule_move(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ModerationRule, pk=pk)
     direction = "up" if request.POST.get("direction") == "up" else "down"
-    try:
-        move_moderation_rule(user=request.user, rule=rule, direction=direction)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
+    _attempt(
+        request, lambda: move_moderation_rule(user=request.user, rule=rule, direction=direction)
+    )
     return _list_changed(request)
 
 
@@ -439,10 +459,9 @@ def rule_move(request: HttpRequest, pk: int) -> HttpResponse:
 def rule_enabled(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ModerationRule, pk=pk)
     enabled = request.POST.get("enabled", "") in ("1", "true", "on", "yes")
-    try:
-        set_moderation_rule_enabled(user=request.user, rule=rule, enabled=enabled)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
+    _attempt(
+        request, lambda: set_moderation_rule_enabled(user=request.user, rule=rule, enabled=enabled)
+    )
     return _list_changed(request)
 
 
@@ -530,10 +549,8 @@ def guideline_edit(request: HttpRequest, channel_id: int | None = None) -> HttpR
 @require_POST
 def guideline_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
     guideline = get_object_or_404(CommunityGuideline, channel_account_id=channel_id)
-    try:
-        delete_guideline(user=request.user, guideline=guideline)
-    except ActionRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "The channel now follows the default guidelines.")
+    done = "The channel now follows the default guidelines."
+    _attempt(
+        request, lambda: delete_guideline(user=request.user, guideline=guideline), success=done
+    )
     return redirect("moderation_rules:guidelines")
