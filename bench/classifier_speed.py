@@ -38,7 +38,7 @@ WARM_UP = 200
 
 def stream_texts(items: int, seed: int) -> list[tuple[str, str]]:
     """(text, language hint) of every new item of bench/ingest.py's stream, in stream order."""
-    import ingest
+    import ingest  # type: ignore[import-not-found]  # bench/ingest.py, on sys.path above
 
     stream = ingest.build_stream(items, 100, seed=seed)
     seen: set[str] = set()
@@ -124,13 +124,13 @@ def main() -> None:
         f"classifier {type(classifier).__module__}.{type(classifier).__name__}: "
         f"{len(texts)} texts, {mean_chars:.0f} chars mean, best of {args.repeat}"
     )
-    print(f"  all          n={len(texts):5d}  {summary(times)}")
+    print(f"  all            n={len(texts):5d}  {summary(times)}")
     for low, high in BUCKETS:
         chosen = [t for (text, _), t in zip(texts, times, strict=True) if low <= len(text) < high]
         if chosen:
             label = f"{low}-{high if high < 10**9 else ''} chars"
-            print(f"  {label:12s} n={len(chosen):5d}  {summary(chosen)}")
-    print(f"  casefold     n={len(texts):5d}  {summary(base)}")
+            print(f"  {label:14s} n={len(chosen):5d}  {summary(chosen)}")
+    print(f"  casefold       n={len(texts):5d}  {summary(base)}")
     mean_us = statistics.fmean(times) * 1e6
     ratio = statistics.fmean(times) / max(statistics.fmean(base), 1e-12)
     print(f"  ratio to casefold (mean): {ratio:.0f}x")

@@ -81,10 +81,12 @@ def sentiment_score(
             last_negation = -10
         total += value
         last_word_index, last_word_value = index, value
-    for index, token in enumerate(tokens):
-        for phrase, score in phrase_starts.get(token, ()):
-            if tokens[index : index + len(phrase)] == phrase:
-                total += score
+    # Most texts hold no phrase's first word: one set test, not a look-up per word.
+    if not phrase_starts.keys().isdisjoint(tokens):
+        for index, token in enumerate(tokens):
+            for phrase, score in phrase_starts.get(token, ()):
+                if tokens[index : index + len(phrase)] == phrase:
+                    total += score
     for emoji in emojis:
         total += shared.EMOJI_SENTIMENT.get(emoji, 0.0)
     # Swearing says little about the mood ("Holy shit, what a finale"); attacks do.

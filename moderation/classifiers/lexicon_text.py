@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 
 from moderation.classifiers import lexicon_de as de
@@ -24,33 +25,82 @@ FOLD = str.maketrans(
     }
 )  # fmt: skip
 LEET = str.maketrans("013578$", "oiestbs")
-LEET_RE = re.compile(r"[a-z0-9$]*[0-9$][a-z0-9$]*")
-# Links with a call to action are promotion ("sign up here: …", "code INBOX20").
+# A run of letters, digits and "$" with a digit or "$" in it: only runs that start a run match
+# (the lookbehind), which finds the same runs as "[a-z0-9$]*[0-9$][a-z0-9$]*" without trying
+# every position inside a long word.
+LEET_RE = re.compile(r"(?<![a-z0-9$])[a-z]*[0-9$][a-z0-9$]*")
+_LEET_HINT_RE = re.compile(r"[0-9$]")
+# A letter next to a digit or "$": without one, every run with a digit is a number that
+# _unleet leaves alone ("48213"), and only "$" is left to spell out.
+_LEET_MIXED_RE = re.compile(r"[0-9$](?:(?<=[a-z][0-9$])|(?=[a-z]))")
+# The same as FOLD, as a pattern: most texts have few such characters, and a search that
+# replaces them one by one is several times faster than translate() over every character.
+_FOLD_MAP = {chr(key): value for key, value in FOLD.items()}
+_FOLD_RE = re.compile("[" + re.escape("".join(_FOLD_MAP)) + "]")
 _DOTTED_RE = re.compile(r"\b[a-z](?:[.\-_*·+|] ?[a-z]){2,}\b")
+# What every dotted or spaced word contains ("i.d.i", " d i "): most texts have neither, and
+# these searches skip quickly to the few places worth a closer look.
+_DOTTED_HINT_RE = re.compile(r"[.\-_*·+|] ?[a-z][.\-_*·+|]")
 _SPACED_RE = re.compile(r"\b[a-z](?: [a-z]){3,}\b")
+_SPACED_HINT_RE = re.compile(r" [a-z] [a-z] ")
 _MASKED_RE = re.compile(r"\b[a-z]+\*+[a-z]*")
-_INNER_AT_RE = re.compile(r"(?<=[a-z])@(?=[a-z])")
+# "@" between letters; written to start with "@" so the search skips to the few there are.
+_INNER_AT_RE = re.compile(r"@(?<=[a-z]@)(?=[a-z])")
 RUN_RE = re.compile(r"([a-z])\1{2,}")
 _NON_LETTER_RE = re.compile(r"[^a-z]+")
 TOKEN_RE = re.compile(r"[a-z0-9]+")
 SENTENCE_END_RE = re.compile(r"[.!?;]+(?:\s|$)")
 
 
+def _fold_char(match: re.Match[str]) -> str:
+    return _FOLD_MAP[match.group()]
+
+
+def _undot(match: re.Match[str]) -> str:
+    return _NON_LETTER_RE.sub("", match.group())
+
+
+def _unspace(match: re.Match[str]) -> str:
+    return match.group().replace(" ", "")
+
+
 def fold(text: str, unmask: Callable[[re.Match[str]], str]) -> str:
     """Lower case, umlauts and accents folded (ä→ae, ß→ss), apostrophes dropped, light
     obfuscation undone (i.d.i.o.t, i d i o t, 1diot, a$$hole, Ausl@nder; masked words such as
-    f*ck are handed to unmask), "$" spelled out; the one form every table is written in."""
+    f*ck are handed to unmask), "$" spelled out; the one form every table is written in.
+
+    Each step runs only when the text has what it undoes (a cheap search first)."""
     if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    folded = text.casefold().translate(FOLD)
+    folded = _FOLD_RE.sub(_fold_char, text.casefold())
     if "@" in folded:
         folded = _INNER_AT_RE.sub("a", folded)
     if "*" in folded:
         folded = _MASKED_RE.sub(unmask, folded)
-    folded = _DOTTED_RE.sub(lambda m: _NON_LETTER_RE.sub("", m.group()), folded)
-    folded = _SPACED_RE.sub(lambda m: m.group().replace(" ", ""), folded)
-    folded = LEET_RE.sub(_unleet, folded)
-    return folded.replace("$", " dollar ")
+    if _DOTTED_HINT_RE.search(folded):
+        folded = _DOTTED_RE.sub(_undot, folded)
+    if _SPACED_HINT_RE.search(folded):
+        folded = _SPACED_RE.sub(_unspace, folded)
+    if _LEET_HINT_RE.search(folded):
+        if _LEET_MIXED_RE.search(folded):
+            folded = LEET_RE.sub(_unleet, folded)
+        if "$" in folded:
+            folded = folded.replace("$", " dollar ")
+    return folded
+
+
+def tokenize(folded: str) -> list[str]:
+    """The words of a folded text."""
+    return TOKEN_RE.findall(folded)
+
+
+def sentence_numbers(folded: str) -> list[int] | None:
+    """Which sentence each word of a folded text is in (None: all in one). A sentence ends
+    at ".", "!", "?" or ";" before a space or the end."""
+    ends = [match.start() for match in SENTENCE_END_RE.finditer(folded)]
+    if not ends:
+        return None
+    return [bisect_right(ends, match.start()) for match in TOKEN_RE.finditer(folded)]
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -216,14 +266,17 @@ class PhraseIndex:
         for index, found in enumerate(triggers):
             for prefix in found or ():
                 self._by_prefix.setdefault(prefix, []).append(index)
+        self._prefixes = frozenset(self._by_prefix)
 
     def candidates(self, prefixes: Iterable[str], *, use_triggers: bool = True) -> list[int]:
         """Indexes of the phrases to try, in their order."""
         if not use_triggers:
             return list(range(self._size))
+        # One set operation finds the few prefixes that trigger anything.
+        shared = self._prefixes.intersection(prefixes)
+        if not shared:
+            return list(self._always)
         found = set(self._always)
-        for prefix in prefixes:
-            indexes = self._by_prefix.get(prefix)
-            if indexes:
-                found.update(indexes)
+        for prefix in shared:
+            found.update(self._by_prefix[prefix])
         return sorted(found)

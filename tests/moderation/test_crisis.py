@@ -53,9 +53,7 @@ def quiet_channel(department: Any) -> Any:
     return factories.make_mastodon_channel(department=department, name="Mastodon @brand")
 
 
-def quiet_history(
-    channel: Any, *, until: datetime, days: float = 28, per_slot: int = 1
-) -> None:
+def quiet_history(channel: Any, *, until: datetime, days: float = 28, per_slot: int = 1) -> None:
     """`per_slot` items in every five-minute slot of the `days` before `until` (12/h for 1),
     except the last quarter of an hour (the detection window starts empty)."""
     slot = timedelta(minutes=5)

@@ -308,7 +308,7 @@ class BrokenClassifier:
 
 def test_moderation_costs_a_fixed_number_of_queries_per_page(facebook, hide_insults):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite's bulk inserts are split by its variable limit: more rows, more queries")
+        pytest.skip("SQLite's bulk inserts are split by its variable limit")
     rule("Spam", {"spam_min": 0.5}, {"queue": True, "tags": ["spam"]})
 
     def page(prefix: str, n: int) -> list[InboundItem]:
