@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 TOXIC_TRAFFIC_SCORE = 0.5
 
 # Conversation fields ingest's own update of the page's conversations writes.
-_WRITTEN_BY_INGEST = {"sentiment"}
+_WRITTEN_BY_INGEST = {"sentiment", "language"}
 _CONVERSATION_ACTIONS = ("department_id", "assignee_id", "priority", "status")
 
 
@@ -172,6 +172,10 @@ class PageModeration:
             # The conversation's mood is its latest item's.
             if classification.sentiment and conversation.sentiment != classification.sentiment:
                 self._change(conversation, "sentiment", classification.sentiment)
+            # A platform that does not say the language: the classifier's, so replies and saved
+            # replies come in the author's language.
+            if not conversation.language and not item.language and classification.language:
+                self._change(conversation, "language", classification.language)
 
     def _in_working_hours(self, conversation: Conversation) -> bool | None:
         department_id = self.sla_book.department_of(conversation)

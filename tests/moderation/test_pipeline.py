@@ -111,6 +111,8 @@ def test_it_stores_the_classification_on_every_inbound_message(facebook):
     assert criticism.sentiment == "negative"
     assert message("c2").language == "de"
     assert Conversation.objects.get(thread_key="c2").sentiment == "negative"
+    # The platform gave no language: the conversation takes the classifier's (for replies).
+    assert Conversation.objects.get(thread_key="c2").language == "de"
 
 
 def test_it_hides_an_insult_on_the_platform_and_puts_it_in_the_queue(facebook, hide_insults):
