@@ -18,7 +18,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inbox.access import AccessDenied, ReadOnly, can_administer, is_lead
+from inbox.access import (
+    AccessDenied,
+    ReadOnly,
+    can_administer,
+    is_lead,
+    visible_channel_ids,
+)
 from inbox.actions import ActionRefused
 from inbox.models import Message, Person
 from inbox.persons import visible_persons
@@ -98,9 +104,14 @@ def _panel(request: HttpRequest, person: Person, *, error: str = "", status: int
         listing.kind: listing
         for listing in actions.active_listings().filter(person=person).select_related("created_by")
     }
-    history = ModerationDecision.objects.filter(
+    decisions = ModerationDecision.objects.filter(
         Q(person_id_at=person.pk) | Q(person_id=person.pk)
-    ).order_by("-created_at", "-id")[:HISTORY_LIMIT]
+    )
+    visible = visible_channel_ids(request.user)  # None: every channel (admins)
+    if visible is not None:
+        # The person may also write on channels this user does not see: not those items.
+        decisions = decisions.filter(channel_account_id__in=visible)
+    history = decisions.order_by("-created_at", "-id")[:HISTORY_LIMIT]
     return render(
         request,
         "moderation/listings/_person_panel.html",

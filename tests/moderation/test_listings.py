@@ -16,6 +16,7 @@ from inbox.ingest import ingest_page
 from inbox.models import Contact, OutboundAction, OutboundKind, Person
 from moderation import actions
 from moderation.classifiers.base import Classification
+from moderation.evidence import decision_for, record_decisions
 from moderation.models import DecisionAction, ListKind, ModerationDecision, PersonListing
 from tests.inbox.person_factories import make_channel
 from tests.moderation.factories import make_item
@@ -263,6 +264,23 @@ def test_the_person_panel_shows_the_history_and_controls_for_leads(client, lead,
 
     assert "Banned" in body and "Threats" in body and "Lift ban" in body
     assert "Du Idiot!" in body  # the item the ban decision is about
+
+
+def test_the_person_panel_hides_decisions_on_channels_the_user_does_not_see(
+    client, lead, troll, other_department
+):
+    hidden_channel = make_channel(Platform.INSTAGRAM, department=other_department, name="Other")
+    item = make_item(hidden_channel, text="Secret elsewhere", person=troll)
+    record_decisions(
+        [decision_for(message=item, action=DecisionAction.FLAG, automatic=True, now=timezone.now())]
+    )
+    actions.ban_person(user=lead, person=troll, reason="Threats")
+    client.force_login(lead)
+
+    body = client.get(f"/moderation/people/{troll.pk}/").content.decode()
+
+    assert "Threats" in body
+    assert "Secret elsewhere" not in body
 
 
 def test_the_person_page_include_loads_the_panel(troll):
