@@ -219,6 +219,23 @@ def notify(
     _deliver([_Wanted(user, kind, conversation, actor, text) for user in users])
 
 
+def notify_each(
+    notices: Iterable[tuple[Iterable[AbstractBaseUser], Conversation | None, str]],
+    *,
+    kind: str,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Several notices of one kind at once, each (users, conversation, text): the same queries
+    as one notify() call, whatever their number (ingest tells about a page of items)."""
+    _deliver(
+        [
+            _Wanted(user, kind, conversation, actor, text)
+            for users, conversation, text in notices
+            for user in users
+        ]
+    )
+
+
 def notify_assigned(
     *, conversation: Conversation, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None
 ) -> None:

@@ -34,13 +34,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from channels_integrations.base import InboundItem
 from channels_integrations.models import ChannelAccount
 from inbox.actions import enqueue_delivery, unavailable_reason
 from inbox.business_hours import is_open
+from inbox.conversation_actions import tags_by_name
 from inbox.models import (
     Contact,
     Conversation,
@@ -49,7 +49,6 @@ from inbox.models import (
     OutboundKind,
     OutboundState,
     Person,
-    Tag,
 )
 from inbox.sla import SlaBook
 from inbox.team_config import TeamConfigCache
@@ -392,7 +391,7 @@ class PageModeration:
     def _notify(self, by_external: dict[str, Message]) -> None:
         from inbox.approval import channel_leads
         from inbox.models import NotificationKind
-        from inbox.notifications import notify
+        from inbox.notifications import notify_each
 
         wanted = [
             v
@@ -408,6 +407,7 @@ class PageModeration:
             )
         }
         leads = channel_leads(self.account.pk) if any(v.notify_leads for v in wanted) else []
+        notices = []
         for verdict in wanted:
             recipients: list[Any] = [users[pk] for pk in verdict.notify_user_ids if pk in users]
             if verdict.notify_leads:
@@ -415,13 +415,8 @@ class PageModeration:
             rule = next((r["rule"] for r in verdict.reasons), "") or (
                 verdict.matches[0].name if verdict.matches else ""
             )
-            notify(
-                users=recipients,
-                kind=NotificationKind.MODERATION,
-                conversation=verdict.conversation,
-                actor=None,
-                text=f"{rule}: {verdict.item.text[:200]}",
-            )
+            notices.append((recipients, verdict.conversation, f"{rule}: {verdict.item.text[:200]}"))
+        notify_each(notices, kind=NotificationKind.MODERATION, actor=None)
 
     def _auto_reply(self, by_external: dict[str, Message]) -> None:
         from moderation.auto_reply import queue_auto_replies
@@ -496,28 +491,19 @@ def _guideline(channel_account_id: int, section: str) -> str:
 
 
 def _link_tags(tags: dict[int, set[str]]) -> None:
-    """Tags set by rules, by name (created when new): two queries and one insert."""
-    names = {name for group in tags.values() for name in group}
-
-    # Tag names are unique whatever their case: a rule's "spam" is the existing "Spam".
-    def read() -> dict[str, Tag]:
-        found = Tag.objects.annotate(folded=Lower("name")).filter(
-            folded__in={name.lower() for name in names}
-        )
-        return {tag.name.lower(): tag for tag in found}
-
-    existing = read()
-    missing = [Tag(name=name) for name in names if name.lower() not in existing]
-    if missing:
-        Tag.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = read()
+    """Tags set by rules, by name (inbox.conversation_actions.tags_by_name), linked in one
+    insert."""
+    found = {
+        tag.name.lower(): tag
+        for tag in tags_by_name(sorted({name for group in tags.values() for name in group}))
+    }
     through = Conversation.tags.through
     through.objects.bulk_create(
         [
-            through(conversation_id=conversation_id, tag_id=existing[name.lower()].pk)
+            through(conversation_id=conversation_id, tag_id=found[key].pk)
             for conversation_id, group in tags.items()
-            for name in group
-            if name.lower() in existing
+            for key in {" ".join(name.split())[:60].lower() for name in group}
+            if key in found
         ],
         ignore_conflicts=True,
     )
