@@ -261,7 +261,12 @@ def _ban(user: AnyUser, case: ModerationCase, now: datetime, reason: str) -> Cas
     if message.contact is None:
         raise ActionRefused("This item has no author to ban.")
     person = message.contact.person
-    _ban_person(user=user, person=person, reason=reason, expires_at=None, now=now)
+    if _active(_locked_person(person), ListKind.BAN, now) is None:
+        _ban_person(user=user, person=person, reason=reason, expires_at=None, now=now)
+    else:
+        # Already banned (another of their items in the same bulk, or an earlier ban): this
+        # item is still hidden and decided; the ban is not made twice.
+        check_can_list_person(user, person)
     try:
         result = _hide(user, case, now, reason=reason)
     except ActionRefused as exc:

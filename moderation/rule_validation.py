@@ -356,16 +356,45 @@ def _existing(key: str, ids: set[int]) -> set[int]:
     return set(finders[key](ids)) if ids else set()
 
 
+_ID_KEYS = (
+    "channel_ids",
+    "department_id",
+    "assignee_id",
+    "notify_user_ids",
+    "auto_reply_saved_reply_id",
+)
+
+
+def check_ids_many(documents: list[dict[str, Any]]) -> None:
+    """check_ids for many rules' actions at once: one query per kind of id across all of them
+    (loading the rule set), not one per rule."""
+    for key in _ID_KEYS:
+        wanted: set[int] = set()
+        for clean in documents:
+            if key in clean:
+                value = clean[key]
+                wanted.update(value if isinstance(value, list) else [value])
+        if not wanted:
+            continue
+        found = _existing(key, wanted)
+        for clean in documents:
+            if key not in clean:
+                continue
+            value = clean[key]
+            if isinstance(value, list):
+                kept = [i for i in value if i in found]
+                if kept:
+                    clean[key] = kept
+                else:
+                    del clean[key]
+            elif value not in found:
+                del clean[key]
+
+
 def check_ids(clean: dict[str, Any], errors: Errors | None = None) -> dict[str, Any]:
     """Drop the ids in `clean` that name no row (no active user, for people); with `errors`,
     say which. One query per kind of id present."""
-    for key in (
-        "channel_ids",
-        "department_id",
-        "assignee_id",
-        "notify_user_ids",
-        "auto_reply_saved_reply_id",
-    ):
+    for key in _ID_KEYS:
         if key not in clean:
             continue
         value = clean[key]

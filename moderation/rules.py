@@ -40,7 +40,7 @@ from moderation.rule_validation import (
     AUTHOR_FACTS,
     CONDITION_KEYS,
     REGEX_FLAGS,
-    check_ids,
+    check_ids_many,
     clean_actions,
     clean_conditions,
     keyed_action_errors,
@@ -346,8 +346,9 @@ class RuleSet:
         """These rules, in the order given, whether enabled or not ("test this rule", tests).
         A rule whose stored conditions or actions are not valid is left out (and logged): it
         must never match more than it says. With `check_references`, actions naming rows that
-        are gone (a deleted department, a deactivated user) are dropped, in a query per kind."""
-        compiled: list[_Compiled] = []
+        are gone (a deleted department, a deactivated user) are dropped, in a query per kind
+        of id for all the rules together."""
+        valid: list[tuple[ModerationRule, dict[str, Any], dict[str, Any]]] = []
         for rule in rules:
             conditions, condition_errors = keyed_condition_errors(rule.conditions or {})
             actions, action_errors = keyed_action_errors(rule.actions or {})
@@ -359,17 +360,19 @@ class RuleSet:
                     "; ".join(message for _, message in condition_errors + action_errors),
                 )
                 continue
-            if check_references:
-                before = dict(actions)
-                check_ids(actions)
-                if actions != before:
+            valid.append((rule, conditions, actions))
+        if check_references:
+            before = [dict(actions) for _, _, actions in valid]
+            check_ids_many([actions for _, _, actions in valid])
+            for (rule, _, actions), was in zip(valid, before, strict=True):
+                if actions != was:
                     logger.warning(
                         "moderation rule %s (%s): actions naming rows that are gone dropped: %s",
                         rule.pk,
                         rule.name,
-                        sorted(set(before) - set(actions)),
+                        sorted(set(was) - set(actions)),
                     )
-            compiled.append(_Compiled(rule, conditions, actions))
+        compiled = [_Compiled(rule, conditions, actions) for rule, conditions, actions in valid]
         return cls(compiled)
 
     @classmethod

@@ -16,6 +16,7 @@ from inbox.models import (
     OutboundAction,
     OutboundKind,
     OutboundState,
+    Person,
     PlatformState,
 )
 from moderation import actions
@@ -362,6 +363,19 @@ def test_a_decision_sends_the_decided_row_to_the_channel(
     assert "<script>alert(1)" not in event["decided_html"]
     groups = {g for g, p in live_events if p.get("type") == "moderation.case"}
     assert groups == {f"channel.{facebook.pk}"}
+
+
+def test_bulk_ban_hides_every_item_of_an_author_and_bans_once(lead, facebook):
+    troll = Person.objects.create(display_name="Troll")
+    cases = [make_case(facebook, person=troll, text=f"Idiot {n}") for n in range(3)]
+
+    result = actions.settle_cases(
+        user=lead, case_ids=[c.pk for c in cases], decision="ban", reason="Insults"
+    )
+
+    assert result.done == 3 and not result.refused
+    assert PersonListing.objects.filter(person=troll, kind=ListKind.BAN).count() == 1
+    assert OutboundAction.objects.filter(kind=OutboundKind.HIDE).count() == 3
 
 
 def test_bulk_publishes_once_after_commit(
