@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from config.health import healthz
 
@@ -11,7 +12,13 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("inbox/", include("inbox.urls")),
     path("channels/", include("channels_integrations.urls")),
+    path("team/webhooks/", include("inbox.webhooks.urls")),
     path("team/", include("inbox.administration_urls")),
+    path("reports/", include("inbox.reports.urls")),
+    path("privacy/", include("inbox.data_protection.urls")),
+    path("api/", include("inbox.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("moderation/", include("moderation.urls")),
     # The expert's page of a consultation: no login, the link's token is the key.
     path("consult/", include("inbox.consult_urls")),

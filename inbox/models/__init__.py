@@ -131,6 +131,9 @@ class Person(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_persons"
     )
+    # Set when the person's data was erased on request (GDPR Art. 17): names, handles and texts
+    # are gone, the rows stay so that counts and times in reports are kept.
+    erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -333,6 +336,8 @@ class Conversation(models.Model):
     last_message_preview = models.CharField(max_length=300, blank=True, default="")
     last_message_direction = models.CharField(max_length=10, blank=True, default="")
     message_count = models.PositiveIntegerField(default=0)
+    # Set when a retention policy or an erasure replaced its texts and author data.
+    anonymized_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -795,6 +800,8 @@ class AgentPreferences(models.Model):
         max_length=10, choices=Availability.choices, default=Availability.ONLINE
     )
     availability_changed_at = models.DateTimeField(null=True, blank=True)
+    # The interface language ("en", "de"); empty: the browser's.
+    language = models.CharField(max_length=10, blank=True, default="")
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
@@ -826,6 +833,15 @@ class ConversationPresence(models.Model):
 
 # The team's rules (calendars, routing, SLA, consulting, audit) live in their own module;
 # imported here so that Django finds them and callers import every model from inbox.models.
+from inbox.models.integrations import ApiToken as ApiToken  # noqa: E402
+from inbox.models.integrations import RetentionAction as RetentionAction  # noqa: E402
+from inbox.models.integrations import RetentionPolicy as RetentionPolicy  # noqa: E402
+from inbox.models.integrations import WebhookAttempt as WebhookAttempt  # noqa: E402
+from inbox.models.integrations import WebhookDelivery as WebhookDelivery  # noqa: E402
+from inbox.models.integrations import WebhookDeliveryState as WebhookDeliveryState  # noqa: E402
+from inbox.models.integrations import WebhookEvent as WebhookEvent  # noqa: E402
+from inbox.models.integrations import WebhookRelayCursor as WebhookRelayCursor  # noqa: E402
+from inbox.models.integrations import WebhookSubscription as WebhookSubscription  # noqa: E402
 from inbox.models.teams import AuditEntry as AuditEntry  # noqa: E402
 from inbox.models.teams import Consultation as Consultation  # noqa: E402
 from inbox.models.teams import DepartmentHoliday as DepartmentHoliday  # noqa: E402

@@ -1,0 +1,2 @@
+"""Reports: volumes, response and resolution times, SLA compliance, backlog, moderation,
+sentiment, tags, busiest hours and workload for a period, with charts and CSV export."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed event deliveries to admins' URLs through an outbox."""
