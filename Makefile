@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/inbox
 TEST_REDIS_URL := redis://127.0.0.1:6379/0
 
-.PHONY: run test lint typecheck pytest services browser clean
+.PHONY: run test lint typecheck pytest services browser messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,13 @@ services: $(VENV)/.dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/python -m tests.check_services
 
-# Debian packages the tests drive for real: chromium (browser tests) and dovecot-imapd (the
-# IMAP server the e-mail connector is tested against). Installed only when missing.
+# Debian packages the tests drive for real: chromium (browser tests), dovecot-imapd (the IMAP
+# server the e-mail connector is tested against) and gettext (the translation catalogs' checks).
+# Installed only when missing.
 browser:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages for the tests:$$missing"; \
@@ -64,6 +66,14 @@ pytest: $(VENV)/.dev
 			tests/inbox/test_workspace_list.py tests/inbox/test_conversation_actions.py \
 			tests/moderation/test_pipeline.py tests/moderation/test_crisis.py \
 			tests/moderation/test_moderation_queue.py
+
+## make messages: extract every marked string into the catalogs and compile them (needs GNU gettext)
+messages: $(VENV)/.dev
+	$(BIN)/python manage.py makemessages -l de -d django --add-location=file --no-obsolete \
+		--ignore=.venv --ignore=staticfiles --ignore=var --ignore=bench --ignore=tests
+	$(BIN)/python manage.py makemessages -l de -d djangojs --add-location=file --no-obsolete \
+		--ignore=.venv --ignore=staticfiles --ignore=var --ignore=node_modules
+	$(BIN)/python manage.py compilemessages -l de --ignore=.venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 def start_embedded_worker(*, concurrency: int = 4) -> Any:
     # Beat as a thread: the worker's own `beat=True` forks it into a child process, whose
     # in-memory broker is not ours, so every scheduled task would vanish there.
-    beat = EmbeddedService(app, thread=True)
+    # The scheduler class as `celery beat` picks it (CELERY_BEAT_SCHEDULER): Celery's embedded
+    # service would otherwise take its own default and record no heartbeats.
+    beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
     worker = app.WorkController(
         pool_cls="threads",
         concurrency=concurrency,

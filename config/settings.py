@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,6 +125,11 @@ else:
             },
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A PostgreSQL that hangs fails a request in seconds instead of holding it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_optional("REDIS_URL")
@@ -210,7 +216,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "moderation.tasks.expire_listings",
         "schedule": 300.0,
     },
+    "apply-retention": {
+        "task": "inbox.data_protection.tasks.apply_retention",
+        "schedule": 3600.0,
+    },
+    # Proof that a worker consumes the queue, for /healthz (inbox/heartbeat.py); a heartbeat no
+    # worker took within two minutes is dropped rather than piled up.
+    "worker-heartbeat": {
+        "task": "inbox.heartbeat.worker_heartbeat",
+        "schedule": 15.0,
+        "options": {"expires": 120},
+    },
 }
+# Beat's scheduler records beat's heartbeat and stamps the worker heartbeat (config/celery.py).
+CELERY_BEAT_SCHEDULER = "config.celery:HeartbeatScheduler"
+# /healthz: a heartbeat older than this is stale; a heartbeat that waited longer than this in the
+# queue means the workers fall behind.
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env_float("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", 60.0, minimum=20.0)
+HEALTH_QUEUE_LATENCY_MAX_SECONDS = env_float("HEALTH_QUEUE_LATENCY_MAX_SECONDS", 30.0, minimum=1.0)
+# Task modules that autodiscovery (`<app>.tasks`) does not find: the sub-packages' own.
+CELERY_IMPORTS = ["inbox.data_protection.tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Polling engine.
@@ -236,6 +261,16 @@ MODERATION_CLASSIFIER = env_str(
 FAKE_PLATFORM_HOST = env_str("FAKE_PLATFORM_HOST", "127.0.0.1")
 FAKE_PLATFORM_PORT = env_int("FAKE_PLATFORM_PORT", 8765, minimum=1)
 # The demo mail server's IMAP and SMTP ports (make run's e-mail channel).
+# Mail the app itself sends (notifications, incident alarms, advice requests). Development prints
+# nothing and sends to a local server unless these are set.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "inbox@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 FAKE_MAIL_IMAP_PORT = env_int("FAKE_MAIL_IMAP_PORT", 8143, minimum=1)
 FAKE_MAIL_SMTP_PORT = env_int("FAKE_MAIL_SMTP_PORT", 8025, minimum=1)
 DEMO_MENTION_INTERVAL = env_float("DEMO_MENTION_INTERVAL", 8.0, minimum=0.0)
@@ -253,6 +288,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates day first with a 24-hour clock (config/formats/en); German uses Django's own.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Berlin")
 USE_I18N = True
 USE_TZ = True
@@ -280,11 +317,24 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 
+# Logs: one JSON object per line in production, a readable line otherwise; each tagged with its
+# request id or Celery task (config/logging.py, docs/operations.md).
+LOG_FORMAT = env_choice("LOG_FORMAT", ["json", "plain"], "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"()": "config.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

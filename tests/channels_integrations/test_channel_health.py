@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from channels_integrations.context_processors import alerts_for
 from channels_integrations.mastodon.connector import MastodonConnector
@@ -123,7 +123,7 @@ def test_it_shows_a_rate_limit_until_when(client, admin_user):
     set_status(channel, rate_limited_until=until)
     client.force_login(admin_user)
     row = row_html(client.get(reverse("channels:list")).content.decode(), channel)
-    assert f"Rate-limited until {timezone.localtime(until):%H:%M:%S}" in row
+    assert f"Rate-limited until {formats.time_format(timezone.localtime(until))}" in row
     assert "attention-rate_limited" in row
 
     set_status(channel, rate_limited_until=timezone.now() - timedelta(minutes=1))
@@ -271,7 +271,7 @@ def test_the_banner_names_failing_and_rate_limited_channels_but_not_paused_ones(
     html = client.get(reverse("inbox:list")).content.decode()
     banner = html[html.index('class="channel-alerts"') : html.index("</aside>")]
     assert "X @brand" in banner and "failing (3 errors)" in banner
-    assert f"rate-limited until {timezone.localtime(until):%H:%M}" in banner
+    assert f"rate-limited until {formats.time_format(timezone.localtime(until))}" in banner
     assert "Resting" not in banner and "All good" not in banner
     assert reverse("channels:detail", args=[failing.pk]) in banner  # admins go to the channel
     assert banner.index("X @brand") < banner.index("Slow one")
