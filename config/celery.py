@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# `include`: the heartbeat task lives outside the apps' tasks modules that autodiscovery reads.
-app = Celery("inbox", include=["inbox.heartbeat"])
+# Task modules outside the apps' `tasks` modules that autodiscovery reads are listed in
+# settings.CELERY_IMPORTS (the heartbeat, webhooks, data protection).
+app = Celery("inbox")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -216,6 +216,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "moderation.tasks.expire_listings",
         "schedule": 300.0,
     },
+    "relay-webhook-events": {"task": "inbox.webhooks.tasks.relay", "schedule": 5.0},
+    "dispatch-webhook-deliveries": {"task": "inbox.webhooks.tasks.dispatch", "schedule": 5.0},
+    "prune-webhook-deliveries": {"task": "inbox.webhooks.tasks.prune", "schedule": 3600.0},
     "apply-retention": {
         "task": "inbox.data_protection.tasks.apply_retention",
         "schedule": 3600.0,
@@ -235,7 +238,7 @@ CELERY_BEAT_SCHEDULER = "config.celery:HeartbeatScheduler"
 HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env_float("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", 60.0, minimum=20.0)
 HEALTH_QUEUE_LATENCY_MAX_SECONDS = env_float("HEALTH_QUEUE_LATENCY_MAX_SECONDS", 30.0, minimum=1.0)
 # Task modules that autodiscovery (`<app>.tasks`) does not find: the sub-packages' own.
-CELERY_IMPORTS = ["inbox.data_protection.tasks"]
+CELERY_IMPORTS = ["inbox.heartbeat", "inbox.data_protection.tasks", "inbox.webhooks.tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Polling engine.
@@ -246,6 +249,9 @@ PLATFORM_CONNECT_TIMEOUT = env_float("PLATFORM_CONNECT_TIMEOUT", 5.0, minimum=0.
 PLATFORM_READ_TIMEOUT = env_float("PLATFORM_READ_TIMEOUT", 20.0, minimum=0.1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5, minimum=1)
 OUTBOX_STALL_SECONDS = env_int("OUTBOX_STALL_SECONDS", 300, minimum=10)
+# Outbound webhooks (docs/webhooks.md): private and loopback receivers only outside production.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION)
+WEBHOOK_LOG_DAYS = env_int("WEBHOOK_LOG_DAYS", 30, minimum=1)
 
 # The app's own address for links that leave it (the consulted expert's e-mail); empty: the
 # address of the request that asked for advice.

@@ -125,7 +125,7 @@
       form.querySelector("textarea").focus();
     } else if (error) {
       const text = (event.detail.xhr && event.detail.xhr.responseText) || "";
-      error.textContent = text.trim() || "The message could not be saved. Please try again.";
+      error.textContent = text.trim() || gettext("The message could not be saved. Please try again.");
     }
   });
 

@@ -128,12 +128,15 @@
       label.className = "reply-target";
       form.prepend(label);
     }
-    label.textContent = "Answering " + (button.dataset.author || "this item") + " ";
+    const answering = button.dataset.author
+      ? interpolate(gettext("Answering %(name)s"), { name: button.dataset.author }, true)
+      : gettext("Answering this item");
+    label.textContent = answering + " ";
     const clear = document.createElement("button");
     clear.type = "button";
     clear.className = "link-button";
     clear.textContent = "×";
-    clear.setAttribute("aria-label", "Answer the conversation instead");
+    clear.setAttribute("aria-label", gettext("Answer the conversation instead"));
     clear.addEventListener("click", function () { if (target) target.value = ""; label.remove(); });
     label.appendChild(clear);
     focusComposer(button.dataset.mode || "reply");
@@ -151,7 +154,11 @@
     const count = document.getElementById("selection-count");
     const field = document.getElementById("bulk-ids");
     if (bar) bar.hidden = ids.length === 0;
-    if (count) count.textContent = ids.length ? ids.length + " selected" : "";
+    if (count) {
+      count.textContent = ids.length
+        ? interpolate(ngettext("%(count)s selected", "%(count)s selected", ids.length), { count: ids.length }, true)
+        : "";
+    }
     if (field) field.value = ids.join(",");
     for (const row of rows()) {
       const box = row.querySelector(".row-select");
@@ -206,7 +213,7 @@
     const form = event.detail.elt.closest && event.detail.elt.closest("#bulk-bar, form.save-view");
     if (!form) return;
     const slot = document.getElementById(form.id === "bulk-bar" ? slots["bulk-bar"] : "save-view-error");
-    if (slot) slot.textContent = (event.detail.xhr.responseText || "That did not work.").replace(/<[^>]*>/g, "").trim();
+    if (slot) slot.textContent = (event.detail.xhr.responseText || gettext("That did not work.")).replace(/<[^>]*>/g, "").trim();
   });
 
   document.addEventListener("htmx:afterSwap", refreshSelection);

@@ -222,7 +222,7 @@
   document.addEventListener("htmx:responseError", function (event) {
     const row = event.detail.elt.closest && event.detail.elt.closest(".mod-case");
     const slot = row ? row.querySelector(".case-note") : document.getElementById("mod-bulk-result");
-    if (slot) slot.textContent = (event.detail.xhr.responseText || "That did not work.").replace(/<[^>]*>/g, "").trim();
+    if (slot) slot.textContent = (event.detail.xhr.responseText || gettext("That did not work.")).replace(/<[^>]*>/g, "").trim();
   });
 
   document.addEventListener("click", function (event) {

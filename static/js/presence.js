@@ -100,7 +100,7 @@
 
   function viewerName(event, id) {
     for (const viewer of event.viewers) if (viewer.id === id) return viewer.name;
-    return "A colleague";
+    return gettext("A colleague");
   }
 
   function renderViewers(id) {
@@ -112,7 +112,7 @@
     if (!others.length) return;
     const label = document.createElement("span");
     label.className = "visually-hidden";
-    label.textContent = "Also viewing:";
+    label.textContent = gettext("Also viewing:");
     box.appendChild(label);
     for (const viewer of others) {
       const item = document.createElement("span");
@@ -124,7 +124,7 @@
       avatar.textContent = initials(viewer.name);
       const name = document.createElement("span");
       name.className = "presence-name";
-      name.textContent = viewer.composing ? viewer.name + " is replying\u2026" : viewer.name;
+      name.textContent = viewer.composing ? interpolate(gettext("%(name)s is replying…"), { name: viewer.name }, true) : viewer.name;
       item.appendChild(avatar);
       item.appendChild(name);
       box.appendChild(item);
@@ -168,14 +168,14 @@
       const takeOver = document.createElement("button");
       takeOver.type = "button";
       takeOver.className = "presence-take-over";
-      takeOver.textContent = "Take over";
+      takeOver.textContent = gettext("Take over");
       notice.appendChild(text);
       notice.appendChild(takeOver);
       if (button && button.parentNode) button.parentNode.insertBefore(notice, button);
       else form.appendChild(notice);
     }
     notice.querySelector(".presence-guard-text").textContent =
-      (notices[id] || holder + " is replying") + " \u2014 ";
+      (notices[id] || interpolate(gettext("%(name)s is replying"), { name: holder }, true)) + " \u2014 ";
   }
 
   function render(id) {

@@ -52,8 +52,8 @@
       const empty = document.createElement("li");
       empty.className = "saved-reply-empty";
       empty.textContent = state.query
-        ? "No saved reply matches “" + state.query + "”."
-        : "No saved replies yet.";
+        ? interpolate(gettext("No saved reply matches “%(query)s”."), { query: state.query }, true)
+        : gettext("No saved replies yet.");
       picker.appendChild(empty);
     }
     state.results.forEach(function (result, index) {

@@ -1,4 +1,5 @@
 // Relative times ("3 min ago", "in 5 h") for <time data-relative>; the exact time stays in title.
+// Worded in the page's language (<html lang>, set from the user's choice or the browser's).
 (function () {
   "use strict";
   const units = [["day", 86400], ["hour", 3600], ["minute", 60]];
@@ -6,7 +7,7 @@
 
   function relative(date) {
     const seconds = (date.getTime() - Date.now()) / 1000;
-    if (Math.abs(seconds) < 45) return "just now";
+    if (Math.abs(seconds) < 45) return gettext("just now");
     for (const [unit, size] of units) {
       if (Math.abs(seconds) >= size || unit === "minute") {
         if (unit === "day" && Math.abs(seconds) > 7 * 86400) return null;
