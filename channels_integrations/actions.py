@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount, ChannelStatus
 
@@ -129,29 +131,40 @@ def record_poll_needs_reauth(account_id: int, *, error: str) -> None:
 
 
 def notify_admins_needs_reauth(account_id: int, *, error: str) -> None:
-    """E-mail every admin with an address; the inbox banner shows the channel to everyone who
-    can see it. The error text comes from the platform and our mapping, never with secrets."""
+    """E-mail every admin with an address, in their language (one mail per language); the
+    inbox banner shows the channel to everyone who can see it. The error text comes from the
+    platform and our mapping, never with secrets."""
     account = ChannelAccount.objects.get(pk=account_id)
-    recipients = list(
+    admins = list(
         get_user_model()
         .objects.filter(is_superuser=True, is_active=True)
         .exclude(email="")
-        .values_list("email", flat=True)
+        .values_list("pk", "email")
     )
     logger.warning("channel %s needs re-authorization: %s", account_id, error)
-    if not recipients:
+    if not admins:
         return
-    send_mail(
-        subject=f"[Social Inbox] {account} needs re-authorization",
-        message=(
-            f"The channel {account} stopped polling: the platform refused its token.\n\n"
-            f"{error}\n\nOther channels go on. Enter new credentials on the channel page and "
-            "resume it."
-        ),
-        from_email=None,
-        recipient_list=recipients,
-        fail_silently=True,
-    )
+    from inbox.notifications import languages_of  # inbox imports this app's models
+
+    languages = languages_of(pk for pk, _email in admins)
+    by_language: dict[str, list[str]] = defaultdict(list)
+    for pk, email in admins:
+        by_language[languages[pk]].append(email)
+    for language, recipients in sorted(by_language.items()):
+        with translation.override(language):
+            subject = _("[Social Inbox] %(channel)s needs re-authorization") % {"channel": account}
+            message = _(
+                "The channel %(channel)s stopped polling: the platform refused its token.\n\n"
+                "%(error)s\n\n"
+                "Other channels go on. Enter new credentials on the channel page and resume it."
+            ) % {"channel": account, "error": error}
+        send_mail(
+            subject=subject,
+            message=message,
+            from_email=None,
+            recipient_list=recipients,
+            fail_silently=True,
+        )
 
 
 def record_poll_failure(account_id: int, *, error: str) -> timedelta:

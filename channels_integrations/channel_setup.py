@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_integrations.base import ConnectionCheck, ConnectionSettings
 from channels_integrations.crypto import CredentialsUnreadable
@@ -45,7 +46,7 @@ MAX_BACKFILL_DAYS = 365
 
 def _check_admin(user: AnyUser) -> None:
     if not can_manage_channels(user):
-        raise AccessDenied("only admins may set up channels")
+        raise AccessDenied(_("only admins may set up channels"))
 
 
 def _check_interval(seconds: int) -> None:

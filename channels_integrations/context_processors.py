@@ -72,7 +72,7 @@ def alerts_for(user: AnyUser) -> list[ChannelAlert]:
         ChannelAlert(
             channel_id=row["id"],
             name=row["name"],
-            platform_label=_platform_prefix(row["name"], labels.get(row["platform"], "")),
+            platform_label=_platform_prefix(row["name"], str(labels.get(row["platform"], ""))),
             status=row["status"],
             consecutive_failures=row["consecutive_failures"],
             rate_limited_until=row["rate_limited_until"],

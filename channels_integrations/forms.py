@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.base import SetupField
 from channels_integrations.channel_setup import (
@@ -45,7 +47,7 @@ def _secret_field(spec: SetupField, *, stored: bool | None) -> forms.Field:
     """`stored` is None on the add form, else whether the channel has a value for this secret."""
     help_text = spec.help_text
     if stored is not None:
-        state = "Set; leave blank to keep it." if stored else "Not set."
+        state = _("Set; leave blank to keep it.") if stored else _("Not set.")
         help_text = f"{state} {help_text}".strip()
     return forms.CharField(
         label=spec.label,
@@ -70,7 +72,7 @@ class ChannelForm(forms.Form):
 
     name = forms.CharField(max_length=200, strip=True)
     poll_interval_seconds = forms.IntegerField(
-        label="Poll interval (seconds)",
+        label=gettext_lazy("Poll interval (seconds)"),
         min_value=MIN_POLL_INTERVAL_SECONDS,
         max_value=MAX_POLL_INTERVAL_SECONDS,
         initial=60,
@@ -81,21 +83,25 @@ class ChannelForm(forms.Form):
         queryset=Department.objects.order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Owning departments",
-        help_text="Their members see this channel's conversations. Admins see every channel.",
+        label=gettext_lazy("Owning departments"),
+        help_text=gettext_lazy(
+            "Their members see this channel's conversations. Admins see every channel."
+        ),
     )
 
     default_tone = forms.ChoiceField(
         choices=[("", "Neutral"), ("du", "Du (informal)"), ("sie", "Sie (formal)")],
         required=False,
-        label="Default tone of replies",
-        help_text="Which wording of a saved reply the composer picks on this channel.",
+        label=gettext_lazy("Default tone of replies"),
+        help_text=gettext_lazy(
+            "Which wording of a saved reply the composer picks on this channel."
+        ),
     )
     default_language = forms.ChoiceField(
         choices=[("", "As the conversation"), ("de", "German"), ("en", "English")],
         required=False,
-        label="Default reply language",
-        help_text="Used when a conversation's language is not known.",
+        label=gettext_lazy("Default reply language"),
+        help_text=gettext_lazy("Used when a conversation's language is not known."),
     )
 
     def __init__(
@@ -127,11 +133,11 @@ class ChannelForm(forms.Form):
                 self.fields[SETTING_PREFIX + spec.name] = _setting_field(spec, initial=value)
         if self.is_new:
             self.fields["backfill_days"] = forms.IntegerField(
-                label="History backfill (days back)",
+                label=_("History backfill (days back)"),
                 min_value=0,
                 max_value=MAX_BACKFILL_DAYS,
                 initial=0,
-                help_text="0 takes only new items from now on.",
+                help_text=_("0 takes only new items from now on."),
             )
         # Order: name, the platform's settings, its secrets, then polling and owners.
         order = ["name"]
@@ -178,12 +184,12 @@ class PauseForm(forms.Form):
         max_length=300,
         required=False,
         strip=True,
-        label="Reason (optional)",
+        label=gettext_lazy("Reason (optional)"),
         widget=forms.TextInput(attrs={"placeholder": "e.g. campaign over, token being renewed"}),
     )
 
 
 class BackfillForm(forms.Form):
     days = forms.IntegerField(
-        label="Days back", min_value=1, max_value=MAX_BACKFILL_DAYS, initial=30
+        label=gettext_lazy("Days back"), min_value=1, max_value=MAX_BACKFILL_DAYS, initial=30
     )

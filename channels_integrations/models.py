@@ -5,6 +5,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from channels_integrations.crypto import decrypt_credentials, encrypt_credentials
 
@@ -20,10 +21,10 @@ class Platform(models.TextChoices):
 
 
 class ChannelStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
-    FAILING = "failing", "Failing"
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    NEEDS_REAUTH = "needs_reauth", _("Needs re-authorization")
+    FAILING = "failing", _("Failing")
 
 
 # Channels in these states are polled; paused and needs_reauth wait for a person.

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -310,7 +311,7 @@ def add_channel_form(request: HttpRequest, platform: str) -> HttpResponse:
             reply_defaults=form.reply_defaults(),
         )
         messages.success(
-            request, "Channel added. It is paused: test the connection, then start polling."
+            request, _("Channel added. It is paused: test the connection, then start polling.")
         )
         return redirect("channels:detail", pk=channel.pk)
     return render(
@@ -447,9 +448,9 @@ def edit_channel(request: HttpRequest, pk: int) -> HttpResponse:
             departments=form.cleaned_data["departments"],
             reply_defaults=form.reply_defaults(),
         )
-        note = "Channel saved."
+        note = _("Channel saved.")
         if new_credentials and channel.status == ChannelStatus.NEEDS_REAUTH:
-            note += " New credentials stored: test the connection, then resume polling."
+            note += " " + _("New credentials stored: test the connection, then resume polling.")
         messages.success(request, note)
         return redirect("channels:detail", pk=channel.pk)
     context.update({"form": form, "secret_state": secret_state})
@@ -468,7 +469,7 @@ def pause_channel(request: HttpRequest, pk: int) -> HttpResponse:
     form = PauseForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     channel_setup.pause_channel(user=request.user, channel=channel, reason=reason)
-    messages.success(request, "Channel paused: nothing is polled until you resume it.")
+    messages.success(request, _("Channel paused: nothing is polled until you resume it."))
     return redirect("channels:detail", pk=pk)
 
 
@@ -479,7 +480,7 @@ def resume_channel(request: HttpRequest, pk: int) -> HttpResponse:
     was = channel.status
     channel_setup.resume_channel(user=request.user, channel=channel)
     if was in (ChannelStatus.PAUSED, ChannelStatus.NEEDS_REAUTH):
-        messages.success(request, "Polling started: the first poll is due now.")
+        messages.success(request, _("Polling started: the first poll is due now."))
     return redirect("channels:detail", pk=pk)
 
 
@@ -489,15 +490,16 @@ def start_backfill(request: HttpRequest, pk: int) -> HttpResponse:
     channel = _managed_channel(pk)
     form = BackfillForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Backfill: enter a number of days from 1 to 365.")
+        messages.error(request, _("Backfill: enter a number of days from 1 to 365."))
         return redirect("channels:detail", pk=pk)
     if available_connector(channel.platform) is None:
-        messages.error(request, "This platform's connector is not available yet.")
+        messages.error(request, _("This platform's connector is not available yet."))
         return redirect("channels:detail", pk=pk)
     channel_setup.start_backfill(user=request.user, channel=channel, days=form.cleaned_data["days"])
     messages.success(
         request,
-        f"Backfill of the last {form.cleaned_data['days']} days starts with the next poll.",
+        _("Backfill of the last %(days)s days starts with the next poll.")
+        % {"days": form.cleaned_data["days"]},
     )
     return redirect(reverse("channels:detail", args=[pk]) + "#backfill")
 

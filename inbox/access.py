@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
     from inbox.models import Conversation, Department
@@ -37,7 +39,7 @@ class ReadOnly(AccessDenied):
     reason."""
 
 
-READ_ONLY_MESSAGE = "You can read this conversation but not change it."
+READ_ONLY_MESSAGE = gettext_lazy("You can read this conversation but not change it.")
 
 
 def _active(user: AnyUser) -> bool:
@@ -133,7 +135,7 @@ def check_can_act(user: AnyUser, conversation: Conversation) -> None:
     if not can_act_on_channel(user, conversation.channel_account_id):
         if can_view_channel(user, conversation.channel_account_id):
             raise ReadOnly(READ_ONLY_MESSAGE)
-        raise AccessDenied("not allowed to see this conversation")
+        raise AccessDenied(_("not allowed to see this conversation"))
 
 
 def may_only_read(user: AnyUser, channel_account_id: int) -> bool:
@@ -205,16 +207,22 @@ def check_can_assign(
         name = assignee.get_full_name() or assignee.get_username()
         if not can_act_on_channel(assignee, channel_id):
             if can_view_channel(assignee, channel_id):
-                raise AccessDenied(f"{name} may only read this conversation's channel.")
-            raise AccessDenied(f"{name} cannot see this conversation's channel.")
+                raise AccessDenied(
+                    _("%(name)s may only read this conversation's channel.") % {"name": name}
+                )
+            raise AccessDenied(
+                _("%(name)s cannot see this conversation's channel.") % {"name": name}
+            )
     if set_department:
         if not leads_channel(user, channel_id):
-            raise AccessDenied("Only team leads and admins route conversations to departments.")
+            raise AccessDenied(_("Only team leads and admins route conversations to departments."))
         if (
             department is not None
             and not department.channel_accounts.filter(pk=channel_id).exists()
         ):
-            raise AccessDenied(f"{department.name} does not own this conversation's channel.")
+            raise AccessDenied(
+                _("%(name)s does not own this conversation's channel.") % {"name": department.name}
+            )
     if assignee is None or is_admin(user) or assignee.pk == user.pk:
         return
     owning = Department.objects.filter(channel_accounts__id=channel_id)
@@ -224,7 +232,9 @@ def check_can_assign(
     if not Membership.objects.filter(
         user_id=assignee.pk, role__in=ACTING_ROLES, department_id__in=shared
     ).exists() and not is_admin(assignee):
-        raise AccessDenied(f"{name} is not in one of your departments for this channel.")
+        raise AccessDenied(
+            _("%(name)s is not in one of your departments for this channel.") % {"name": name}
+        )
 
 
 def can_manage_channels(user: AnyUser) -> bool:

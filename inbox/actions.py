@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_integrations.base import Capability, ReplyTarget
 from channels_integrations.models import ChannelAccount
@@ -89,7 +90,7 @@ def action_target(message: Message) -> ReplyTarget:
 def unavailable_reason(message: Message, kind: str) -> str:
     """Why `kind` cannot be done on this message ("" when it can): platform and item rules."""
     if not message.external_id:
-        return "The message has not reached the platform yet."
+        return _("The message has not reached the platform yet.")
     connector = connector_class(message.channel_account.platform)
     return connector.unavailable_reason(CAPABILITY_FOR[OutboundKind(kind)], action_target(message))
 
@@ -103,7 +104,7 @@ def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> Outbo
     what reached the platform.
     """
     if kind not in STATE_AFTER and kind != OutboundKind.LIKE:
-        raise ActionRefused("Unknown action.")
+        raise ActionRefused(_("Unknown action."))
     conversation = message.conversation
     check_can_act(user, conversation)
     reason = unavailable_reason(message, kind)
@@ -117,7 +118,7 @@ def queue_message_action(*, user: AnyUser, message: Message, kind: str) -> Outbo
         if OutboundAction.objects.filter(
             target_message=locked, kind__in=related, state__in=_PENDING
         ).exists():
-            raise ActionRefused("An action on this item is already on its way to the platform.")
+            raise ActionRefused(_("An action on this item is already on its way to the platform."))
         action = OutboundAction.objects.create(
             conversation=conversation,
             kind=kind,
@@ -176,11 +177,12 @@ def queue_reply(
     kind = OutboundKind.PRIVATE_REPLY if private else OutboundKind.REPLY
     text = text.strip()
     if not text:
-        raise ActionRefused("The reply is empty.")
+        raise ActionRefused(_("The reply is empty."))
     limit = connector_class(conversation.channel_account.platform).max_reply_length
     if len(text) > limit:
         raise ActionRefused(
-            f"The reply is {len(text)} characters long; this platform allows {limit}."
+            _("The reply is %(length)d characters long; this platform allows %(limit)d.")
+            % {"length": len(text), "limit": limit}
         )
 
     with transaction.atomic():
@@ -191,7 +193,7 @@ def queue_reply(
             .first()
         )
         if target is None or target.conversation_id != conversation.id or not target.external_id:
-            raise ActionRefused("There is no message in this conversation to reply to.")
+            raise ActionRefused(_("There is no message in this conversation to reply to."))
         reason = unavailable_reason(target, kind)
         if reason:
             raise ActionRefused(reason)
@@ -263,7 +265,7 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
             updated_at=timezone.now(),
         )
         if not updated:
-            raise ActionRefused("Only a failed action can be retried.")
+            raise ActionRefused(_("Only a failed action can be retried."))
         _touch_messages(action, timezone.now())
         ConversationEvent.objects.create(
             conversation_id=action.conversation_id,

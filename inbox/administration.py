@@ -21,7 +21,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, QuerySet
+from django.utils.formats import date_format
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from channels_integrations.models import ChannelAccount
 from inbox.access import AccessDenied, AnyUser, can_administer
@@ -72,7 +74,7 @@ M = TypeVar("M", bound=models.Model)
 def check_can_administer(user: AnyUser) -> None:
     """AccessDenied unless the user may administer the team; every action here starts with it."""
     if not can_administer(user):
-        raise AccessDenied("Only admins may change the team's settings.")
+        raise AccessDenied(gettext("Only admins may change the team's settings."))
 
 
 def locked(queryset: QuerySet[M], pk: Any) -> M:
@@ -81,7 +83,7 @@ def locked(queryset: QuerySet[M], pk: Any) -> M:
     try:
         return queryset.select_for_update().get(pk=pk)
     except ObjectDoesNotExist:
-        raise ActionRefused("This item was deleted in the meantime.") from None
+        raise ActionRefused(gettext("This item was deleted in the meantime.")) from None
 
 
 def save_audited(
@@ -172,7 +174,7 @@ def _free_slug(name: str) -> str:
 def _check_weekly_hours(hours: WeeklyHours) -> None:
     for weekday, intervals in hours.items():
         if weekday not in WEEKDAY_NAMES:
-            raise ActionRefused(f"There is no weekday {weekday}.")
+            raise ActionRefused(gettext("There is no weekday %(weekday)s.") % {"weekday": weekday})
         ordered = sorted(intervals)
         for opens, closes in ordered:
             if opens >= closes:
@@ -181,7 +183,10 @@ def _check_weekly_hours(hours: WeeklyHours) -> None:
                 )
         for (_, first_closes), (second_opens, _) in pairwise(ordered):
             if second_opens < first_closes:
-                raise ActionRefused(f"{WEEKDAY_NAMES[weekday]}: the opening hours overlap.")
+                raise ActionRefused(
+                    gettext("%(weekday)s: the opening hours overlap.")
+                    % {"weekday": WEEKDAY_NAMES[weekday]}
+                )
 
 
 def save_department(
@@ -215,7 +220,9 @@ def save_department(
                     department=current, user_id=details.contact_person_id
                 ).exists()
             ):
-                raise ActionRefused("The contact person must be a member of the department.")
+                raise ActionRefused(
+                    gettext("The contact person must be a member of the department.")
+                )
             current.name = details.name
             current.contact_person_id = details.contact_person_id
             current.time_zone = details.time_zone
@@ -239,7 +246,9 @@ def save_department(
                 after=_department_snapshot(current),
             )
     except IntegrityError:
-        raise ActionRefused(f"There is already a department named {details.name}.") from None
+        raise ActionRefused(
+            gettext("There is already a department named %(name)s.") % {"name": details.name}
+        ) from None
     return current
 
 
@@ -251,13 +260,13 @@ def department_deletion_blockers(department: Department) -> list[str]:
     only to it would then be shown to everyone.
     """
     reasons = [
-        f"Routing rule “{name}” sends conversations to this department."
+        gettext("Routing rule “%(name)s” sends conversations to this department.") % {"name": name}
         for name in RoutingRule.objects.filter(set_department=department).values_list(
             "name", flat=True
         )
     ]
     reasons += [
-        f"SLA policy “{name}” applies to this department."
+        gettext("SLA policy “%(name)s” applies to this department.") % {"name": name}
         for name in SlaPolicy.objects.filter(departments=department).values_list("name", flat=True)
     ]
     only_here = (
@@ -266,7 +275,7 @@ def department_deletion_blockers(department: Department) -> list[str]:
         .filter(scopes=1)
     )
     reasons += [
-        f"Saved reply “{title}” is for this department only."
+        gettext("Saved reply “%(title)s” is for this department only.") % {"title": title}
         for title in SavedReply.objects.filter(pk__in=only_here.values("pk")).values_list(
             "title", flat=True
         )
@@ -286,7 +295,7 @@ def delete_department(*, user: AnyUser, department: Department) -> None:
         current = locked(Department.objects.all(), department.pk)
         blockers = department_deletion_blockers(current)
         if blockers:
-            raise ActionRefused(" ".join(["Change these first:", *blockers]))
+            raise ActionRefused(" ".join([gettext("Change these first:"), *blockers]))
         before = _department_snapshot(current)
         before["members"] = sorted(
             Membership.objects.filter(department=current).values_list("user_id", flat=True)
@@ -309,7 +318,10 @@ def add_holiday(
     with transaction.atomic():
         current = locked(Department.objects.all(), department.pk)
         if DepartmentHoliday.objects.filter(department=current, date=day).exists():
-            raise ActionRefused(f"{day:%d %b %Y} is already a holiday of {current.name}.")
+            raise ActionRefused(
+                gettext("%(day)s is already a holiday of %(department)s.")
+                % {"day": date_format(day, "DATE_FORMAT"), "department": current.name}
+            )
         holiday = DepartmentHoliday.objects.create(department=current, date=day, name=name)
         record(
             actor=user,
@@ -348,7 +360,7 @@ def _check_membership_values(role: str, capacity: int | None) -> None:
     if role not in MembershipRole.values:
         raise ActionRefused(f"There is no role {role!r}.")
     if capacity is not None and capacity < 0:
-        raise ActionRefused("The capacity cannot be negative.")
+        raise ActionRefused(gettext("The capacity cannot be negative."))
 
 
 def add_member(
@@ -383,7 +395,10 @@ def add_member(
             )
     except IntegrityError:
         name = member.get_full_name() or member.get_username()
-        raise ActionRefused(f"{name} is already a member of {department.name}.") from None
+        raise ActionRefused(
+            gettext("%(name)s is already a member of %(department)s.")
+            % {"name": name, "department": department.name}
+        ) from None
     return membership
 
 
@@ -455,7 +470,9 @@ def create_account(*, user: AnyUser, account: NewAccount) -> AbstractUser:
     try:
         with transaction.atomic():
             if user_model.objects.filter(username__iexact=account.username).exists():
-                raise ActionRefused(f"The username {account.username} is taken.")
+                raise ActionRefused(
+                    gettext("The username %(username)s is taken.") % {"username": account.username}
+                )
             created = user_model.objects.create_user(
                 username=account.username,
                 email=account.email,
@@ -474,7 +491,9 @@ def create_account(*, user: AnyUser, account: NewAccount) -> AbstractUser:
                 after=snapshot(created, USER_FIELDS),
             )
     except IntegrityError:
-        raise ActionRefused(f"The username {account.username} is taken.") from None
+        raise ActionRefused(
+            gettext("The username %(username)s is taken.") % {"username": account.username}
+        ) from None
     return created
 
 
@@ -485,7 +504,9 @@ def _change_account(
     if account.pk == user.pk:
         # Nobody locks themselves out: the admin doing this stays an active admin, so there is
         # always at least one.
-        raise ActionRefused("You cannot deactivate yourself or revoke your own admin rights.")
+        raise ActionRefused(
+            gettext("You cannot deactivate yourself or revoke your own admin rights.")
+        )
     with transaction.atomic():
         current = locked(get_user_model().objects.all(), account.pk)
         assert isinstance(current, AbstractUser)

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import model_to_dict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.administration import DepartmentDetails, NewAccount
@@ -120,10 +122,10 @@ class DurationField(forms.Field):
         if not text:
             return None
         if len(text) > 30:
-            raise ValidationError("Write e.g. 24h, 1h30m or 90m.")
+            raise ValidationError(_("Write e.g. 24h, 1h30m or 90m."))
         minutes = parse_duration_minutes(text)
         if minutes > 365 * 24 * 60:
-            raise ValidationError("At most 365 days.")
+            raise ValidationError(_("At most 365 days."))
         return minutes
 
 
@@ -151,7 +153,7 @@ def _channel_field(help_text: str) -> ChannelChoiceField:
         queryset=_channels(),
         required=False,
         widget=CHECKBOXES,
-        label="Channels",
+        label=_("Channels"),
         help_text=help_text,
     )
 
@@ -192,33 +194,35 @@ class DepartmentForm(forms.Form):
     contact_person = UserChoiceField(
         queryset=get_user_model().objects.none(),
         required=False,
-        label="Contact person",
-        empty_label="Nobody yet",
-        help_text="The member colleagues and consulted experts turn to.",
+        label=gettext_lazy("Contact person"),
+        empty_label=gettext_lazy("Nobody yet"),
+        help_text=gettext_lazy("The member colleagues and consulted experts turn to."),
     )
     time_zone = forms.CharField(
         max_length=64,
         initial="Europe/Berlin",
         validators=[validate_time_zone],
         widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
-        help_text="Working hours and holidays are in this zone.",
+        help_text=gettext_lazy("Working hours and holidays are in this zone."),
     )
     assignment_strategy = forms.ChoiceField(
         choices=AssignmentStrategy.choices,
         initial=AssignmentStrategy.MANUAL,
-        label="Assignment",
+        label=gettext_lazy("Assignment"),
         widget=forms.RadioSelect,
     )
     default_capacity = forms.IntegerField(
         min_value=0,
         max_value=1000,
         initial=10,
-        label="Default capacity",
-        help_text="Open conversations an agent may hold before auto-assignment passes them by.",
+        label=gettext_lazy("Default capacity"),
+        help_text=gettext_lazy(
+            "Open conversations an agent may hold before auto-assignment passes them by."
+        ),
     )
     requires_approval = forms.BooleanField(
         required=False,
-        label="Replies need a lead's approval (four eyes)",
+        label=gettext_lazy("Replies need a lead's approval (four eyes)"),
     )
 
     def __init__(self, *args: Any, department: Department | None = None, **kwargs: Any) -> None:
@@ -238,9 +242,9 @@ class DepartmentForm(forms.Form):
             members = get_user_model().objects.filter(memberships__department=department)
         self.fields["contact_person"].queryset = members.order_by("username")  # type: ignore[attr-defined]
         if department is None:
-            self.fields[
-                "contact_person"
-            ].help_text = "Add members first; then choose the contact person among them."
+            self.fields["contact_person"].help_text = _(
+                "Add members first; then choose the contact person among them."
+            )
 
     @classmethod
     def initial_for(cls, department: Department) -> dict[str, Any]:
@@ -258,7 +262,9 @@ class DepartmentForm(forms.Form):
         if self.department is not None:
             taken = taken.exclude(pk=self.department.pk)
         if taken.exists():
-            raise ValidationError(f"There is already a department named {name}.")
+            raise ValidationError(
+                _("There is already a department named %(name)s.") % {"name": name}
+            )
         return name
 
     def clean(self) -> dict[str, Any]:
@@ -306,8 +312,8 @@ def _capacity_field() -> forms.IntegerField:
         min_value=0,
         max_value=1000,
         required=False,
-        label="Capacity",
-        help_text="Empty: the department's default.",
+        label=_("Capacity"),
+        help_text=_("Empty: the department's default."),
         widget=forms.NumberInput(attrs={"placeholder": "default", "size": 5}),
     )
 
@@ -317,7 +323,7 @@ class MemberForm(forms.Form):
 
     role = forms.ChoiceField(choices=MembershipRole.choices)
     capacity = _capacity_field()
-    requires_approval = forms.BooleanField(required=False, label="Needs approval")
+    requires_approval = forms.BooleanField(required=False, label=gettext_lazy("Needs approval"))
 
     @staticmethod
     def initial_for(membership: Membership) -> dict[str, Any]:
@@ -326,7 +332,9 @@ class MemberForm(forms.Form):
 
 class AddMemberForm(MemberForm):
     member = UserChoiceField(
-        queryset=get_user_model().objects.none(), label="User", empty_label="Choose a user…"
+        queryset=get_user_model().objects.none(),
+        label=gettext_lazy("User"),
+        empty_label=gettext_lazy("Choose a user…"),
     )
 
     def __init__(self, *args: Any, department: Department, **kwargs: Any) -> None:
@@ -341,27 +349,29 @@ class UserCreateForm(forms.Form):
     username = forms.CharField(
         max_length=150,
         validators=[get_user_model().username_validator],
-        help_text="Letters, digits and @ . + - _ only.",
+        help_text=gettext_lazy("Letters, digits and @ . + - _ only."),
     )
     first_name = forms.CharField(max_length=150, required=False, strip=True)
     last_name = forms.CharField(max_length=150, required=False, strip=True)
-    email = forms.EmailField(max_length=254, required=False, label="E-mail")
+    email = forms.EmailField(max_length=254, required=False, label=gettext_lazy("E-mail"))
     password = forms.CharField(
-        label="Initial password",
+        label=gettext_lazy("Initial password"),
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Tell it to them in person; they can change it after signing in.",
+        help_text=gettext_lazy("Tell it to them in person; they can change it after signing in."),
     )
     is_admin = forms.BooleanField(
         required=False,
-        label="Admin",
-        help_text="Admins see every channel and configure channels, the team and its rules.",
+        label=gettext_lazy("Admin"),
+        help_text=gettext_lazy(
+            "Admins see every channel and configure channels, the team and its rules."
+        ),
     )
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
         if get_user_model().objects.filter(username__iexact=username).exists():
-            raise ValidationError(f"The username {username} is taken.")
+            raise ValidationError(_("The username %(username)s is taken.") % {"username": username})
         return username
 
     def clean(self) -> dict[str, Any]:
@@ -393,7 +403,7 @@ class OrderedItemForm(forms.Form, Generic[Item, ItemDetails]):
     and the channels it is for. With `item`, the form shows what that stored one has."""
 
     name = forms.CharField(max_length=120, strip=True)
-    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    enabled = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Enabled"))
     channel_accounts = _channel_field("Empty: any channel.")
 
     def __init__(self, *args: Any, item: Item | None = None, **kwargs: Any) -> None:
@@ -414,23 +424,26 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
     stop_processing = forms.BooleanField(
         required=False,
         initial=True,
-        label="Stop at this rule when it matches",
-        help_text="Unticked: later rules may still add to what this one set.",
+        label=gettext_lazy("Stop at this rule when it matches"),
+        help_text=gettext_lazy("Unticked: later rules may still add to what this one set."),
     )
     platforms = forms.MultipleChoiceField(
-        choices=Platform.choices, required=False, widget=CHECKBOXES, help_text="Empty: any."
+        choices=Platform.choices,
+        required=False,
+        widget=CHECKBOXES,
+        help_text=gettext_lazy("Empty: any."),
     )
     kinds = forms.MultipleChoiceField(
         choices=ConversationKind.choices,
         required=False,
         widget=CHECKBOXES,
-        label="Kinds",
-        help_text="Empty: any.",
+        label=gettext_lazy("Kinds"),
+        help_text=gettext_lazy("Empty: any."),
     )
     languages = forms.CharField(
         required=False,
         max_length=200,
-        help_text="Language codes separated by commas, e.g. de, en. Empty: any.",
+        help_text=gettext_lazy("Language codes separated by commas, e.g. de, en. Empty: any."),
     )
     keywords = forms.CharField(
         required=False,
@@ -439,32 +452,36 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         help_text="One word or phrase per line; any of them matches, as whole words, ignoring "
         "case and umlauts. Empty: any text.",
     )
-    author = forms.ChoiceField(choices=AuthorCondition.choices, required=False, label="Author")
+    author = forms.ChoiceField(
+        choices=AuthorCondition.choices, required=False, label=gettext_lazy("Author")
+    )
     set_department = forms.ModelChoiceField(
         queryset=Department.objects.order_by("name"),
         required=False,
-        label="Send to department",
-        empty_label="Leave as it is",
+        label=gettext_lazy("Send to department"),
+        empty_label=gettext_lazy("Leave as it is"),
     )
     set_assignee = UserChoiceField(
         queryset=_active_users(),
         required=False,
-        label="Assign to",
-        empty_label="Leave as it is",
-        help_text="Skipped when this person cannot work on the conversation's channel.",
+        label=gettext_lazy("Assign to"),
+        empty_label=gettext_lazy("Leave as it is"),
+        help_text=gettext_lazy(
+            "Skipped when this person cannot work on the conversation's channel."
+        ),
     )
     set_priority = forms.TypedChoiceField(
         choices=[("", "Leave as it is"), *Priority.choices],
         coerce=int,
         empty_value=None,
         required=False,
-        label="Set priority",
+        label=gettext_lazy("Set priority"),
     )
     add_tags = forms.CharField(
         required=False,
         max_length=500,
-        label="Add tags",
-        help_text="Tag names separated by commas; new ones are created.",
+        label=gettext_lazy("Add tags"),
+        help_text=gettext_lazy("Tag names separated by commas; new ones are created."),
     )
 
     def initial_for(self, item: RoutingRule) -> dict[str, Any]:
@@ -546,44 +563,50 @@ class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
         queryset=Department.objects.order_by("name"),
         required=False,
         widget=CHECKBOXES,
-        help_text="Empty: any department.",
+        help_text=gettext_lazy("Empty: any department."),
     )
     priorities = forms.TypedMultipleChoiceField(
         choices=Priority.choices,
         coerce=int,
         required=False,
         widget=CHECKBOXES,
-        help_text="Empty: any priority.",
+        help_text=gettext_lazy("Empty: any priority."),
     )
     first_response = DurationField(
         required=False,
         initial=24 * 60,
-        label="First response within",
+        label=gettext_lazy("First response within"),
         help_text=f"{DURATION_HELP}. Empty: no target.",
     )
     next_response = DurationField(
         required=False,
-        label="Next response within",
-        help_text="After each new customer message once we have answered. Empty: no target.",
+        label=gettext_lazy("Next response within"),
+        help_text=gettext_lazy(
+            "After each new customer message once we have answered. Empty: no target."
+        ),
     )
     resolution = DurationField(
-        required=False, label="Resolved within", help_text="Empty: no target."
+        required=False,
+        label=gettext_lazy("Resolved within"),
+        help_text=gettext_lazy("Empty: no target."),
     )
     business_hours = forms.BooleanField(
         required=False,
-        label="Count business hours only",
-        help_text="The department's working hours, time zone and holidays.",
+        label=gettext_lazy("Count business hours only"),
+        help_text=gettext_lazy("The department's working hours, time zone and holidays."),
     )
     pause_when_snoozed = forms.BooleanField(
-        required=False, initial=True, label="Pause while snoozed"
+        required=False, initial=True, label=gettext_lazy("Pause while snoozed")
     )
     pause_when_pending = forms.BooleanField(
-        required=False, initial=True, label="Pause while waiting for the customer (pending)"
+        required=False,
+        initial=True,
+        label=gettext_lazy("Pause while waiting for the customer (pending)"),
     )
     warn_before = DurationField(
         initial=60,
-        label="Warn before a breach",
-        help_text="How long before a target the assignee and the lead are warned.",
+        label=gettext_lazy("Warn before a breach"),
+        help_text=gettext_lazy("How long before a target the assignee and the lead are warned."),
     )
 
     def initial_for(self, item: SlaPolicy) -> dict[str, Any]:
@@ -596,7 +619,7 @@ class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
             if cleaned.get(name) == 0:
                 self.add_error(name, "A target must be longer than zero; leave it empty for none.")
         if not self.errors and not any(cleaned.get(name) for name in TARGET_FIELDS):
-            raise ValidationError("Set at least one target.")
+            raise ValidationError(_("Set at least one target."))
         return cleaned
 
     def details(self) -> SlaPolicyDetails:
@@ -615,12 +638,12 @@ class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
 
 
 class AuditFilterForm(forms.Form):
-    object_type = forms.ChoiceField(required=False, label="Object")
+    object_type = forms.ChoiceField(required=False, label=gettext_lazy("Object"))
     actor = UserChoiceField(
         queryset=get_user_model().objects.order_by("username"),
         required=False,
-        label="Changed by",
-        empty_label="Anyone",
+        label=gettext_lazy("Changed by"),
+        empty_label=gettext_lazy("Anyone"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -11,6 +11,7 @@ from datetime import time
 from itertools import pairwise
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from inbox.actions import ActionRefused
 from inbox.persons import normalize_tag_name
@@ -28,9 +29,12 @@ _CLOSED_WORDS = {"", "closed", "-", "\u2013", "\u2014", "geschlossen"}
 def _clock(hours: str, minutes: str | None, text: str) -> time:
     hour, minute = int(hours), int(minutes or 0)
     if hour == 24 and minute == 0:
-        raise ValidationError(f"“{text}”: a day ends at 23:59, write that instead of 24:00.")
+        raise ValidationError(
+            gettext("“%(text)s”: a day ends at 23:59, write that instead of 24:00.")
+            % {"text": text}
+        )
     if hour > 23 or minute > 59:
-        raise ValidationError(f"“{text}” is not a time of day.")
+        raise ValidationError(gettext("“%(text)s” is not a time of day.") % {"text": text})
     return time(hour, minute)
 
 
@@ -50,15 +54,19 @@ def parse_day_hours(text: str) -> list[tuple[time, time]]:
             continue
         match = _INTERVAL.match(piece)
         if match is None:
-            raise ValidationError(f"“{piece}” is not an interval like 09:00-17:00.")
+            raise ValidationError(
+                gettext("“%(piece)s” is not an interval like 09:00-17:00.") % {"piece": piece}
+            )
         opens = _clock(match.group(1), match.group(2), piece)
         closes = _clock(match.group(3), match.group(4), piece)
         if opens >= closes:
-            raise ValidationError(f"“{piece}” ends before it starts.")
+            raise ValidationError(gettext("“%(piece)s” ends before it starts.") % {"piece": piece})
         intervals.append((opens, closes))
     intervals.sort()
     if len(intervals) > MAX_INTERVALS_PER_DAY:
-        raise ValidationError(f"At most {MAX_INTERVALS_PER_DAY} intervals a day.")
+        raise ValidationError(
+            gettext("At most %(max)s intervals a day.") % {"max": MAX_INTERVALS_PER_DAY}
+        )
     for (first_opens, first_closes), (second_opens, second_closes) in pairwise(intervals):
         if second_opens < first_closes:
             raise ValidationError(
@@ -83,7 +91,10 @@ def parse_duration_minutes(text: str) -> int:
     cleaned = text.strip().lower().replace(" ", "")
     match = _DURATION.match(cleaned)
     if not cleaned or match is None or not any(match.groups()):
-        raise ValidationError(f"“{text.strip()}” is not a duration. Write e.g. 24h, 1h30m or 90m.")
+        raise ValidationError(
+            gettext("“%(text)s” is not a duration. Write e.g. 24h, 1h30m or 90m.")
+            % {"text": text.strip()}
+        )
     days, hours, minutes = (int(part or 0) for part in match.groups())
     return days * 24 * 60 + hours * 60 + minutes
 

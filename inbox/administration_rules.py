@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from django.db import models, transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from channels_integrations.models import ChannelAccount
 from inbox.access import AnyUser
@@ -154,7 +155,7 @@ def move_item(
         ordered = sorted(rows, key=lambda row: (row.position, row.pk))
         index = next((i for i, row in enumerate(ordered) if row.pk == item.pk), None)
         if index is None:
-            raise ActionRefused("This item was deleted in the meantime.")
+            raise ActionRefused(_("This item was deleted in the meantime."))
         other = index - 1 if direction == "up" else index + 1
         if 0 <= other < len(ordered):
             ordered[index], ordered[other] = ordered[other], ordered[index]
@@ -270,7 +271,7 @@ def save_sla_policy(
         details.resolution_minutes,
     )
     if any(minutes is not None and minutes <= 0 for minutes in targets):
-        raise ActionRefused("A target must be longer than zero minutes.")
+        raise ActionRefused(_("A target must be longer than zero minutes."))
     return _save_item(
         user=user,
         items=SLA_POLICIES,

@@ -26,6 +26,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -68,7 +70,7 @@ def admin_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not can_administer(request.user):
-            raise PermissionDenied("Only admins may administer the team.")
+            raise PermissionDenied(_("Only admins may administer the team."))
         try:
             return view(request, *args, **kwargs)
         except AccessDenied as exc:
@@ -134,7 +136,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"User {account.get_username()} created.")
+            messages.success(
+                request, _("User %(username)s created.") % {"username": account.get_username()}
+            )
             return redirect(reverse("team:overview") + f"#user-{account.pk}")
     return render(
         request,
@@ -151,7 +155,7 @@ def _account_change(request: HttpRequest, pk: int, change: Callable[[Any], Any])
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{person_name(account)} saved.")
+        messages.success(request, _("%(name)s saved.") % {"name": person_name(account)})
     return redirect(reverse("team:overview") + f"#user-{pk}")
 
 
@@ -243,7 +247,7 @@ def department_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(
-                request, "Department created. Add its members, then choose the contact person."
+                request, _("Department created. Add its members, then choose the contact person.")
             )
             return redirect("team:department", pk=department.pk)
     return render(
@@ -273,7 +277,7 @@ def department_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Department saved.")
+            messages.success(request, _("Department saved."))
             return redirect("team:department", pk=pk)
     return _department_page(request, department, form=form, status=422)
 
@@ -289,7 +293,7 @@ def department_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused:
             status = 409  # the page lists what is in the way
         else:
-            messages.success(request, f"Department {department.name} deleted.")
+            messages.success(request, _("Department %(name)s deleted.") % {"name": department.name})
             return redirect("team:overview")
     sole_channels = (
         department.channel_accounts.annotate(owners=Count("departments"))
@@ -324,7 +328,9 @@ def holiday_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error("date", str(exc))
         else:
-            messages.success(request, f"Holiday on {day:%d %b %Y} added.")
+            messages.success(
+                request, _("Holiday on %(day)s added.") % {"day": date_format(day, "DATE_FORMAT")}
+            )
             return redirect(reverse("team:department", args=[pk]) + "#holidays")
     return _department_page(request, department, holiday_form=form, status=422)
 
@@ -338,7 +344,10 @@ def holiday_remove(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Holiday on {holiday.date:%d %b %Y} removed.")
+        messages.success(
+            request,
+            _("Holiday on %(day)s removed.") % {"day": date_format(holiday.date, "DATE_FORMAT")},
+        )
     return redirect(reverse("team:department", args=[holiday.department_id]) + "#holidays")
 
 
@@ -361,7 +370,11 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error("member", str(exc))
         else:
-            messages.success(request, f"{person_name(data['member'])} added to {department.name}.")
+            messages.success(
+                request,
+                _("%(name)s added to %(department)s.")
+                % {"name": person_name(data["member"]), "department": department.name},
+            )
             return redirect(reverse("team:department", args=[pk]) + f"#member-{membership.pk}")
     return _department_page(request, department, add_member_form=form, status=422)
 
@@ -383,7 +396,7 @@ def member_change(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{person_name(membership.user)} saved.")
+            messages.success(request, _("%(name)s saved.") % {"name": person_name(membership.user)})
             return redirect(
                 reverse("team:department", args=[membership.department_id]) + f"#member-{pk}"
             )
@@ -504,7 +517,7 @@ def ordered_item_edit(
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"{screens.noun} saved.")
+                messages.success(request, _("%(noun)s saved.") % {"noun": screens.noun})
                 return redirect(screens.urls["list"])
     else:
         form = screens.form_class(item=item)
@@ -527,7 +540,9 @@ def ordered_item_delete(
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{screens.noun} “{item.name}” deleted.")
+        messages.success(
+            request, _("%(noun)s “%(name)s” deleted.") % {"noun": screens.noun, "name": item.name}
+        )
     return redirect(screens.urls["list"])
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.registry import connector_class
 from channels_integrations.text import preview
@@ -43,13 +44,13 @@ from inbox.models import (
     OutboundAction,
     OutboundState,
 )
-from inbox.notifications import notify
+from inbox.notifications import Localized, notify
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 MAX_REVIEW_NOTE_LENGTH = 2000
-ALREADY_REVIEWED = "This reply has already been reviewed."
+ALREADY_REVIEWED = gettext_lazy("This reply has already been reviewed.")
 
 
 class OwnReply(AccessDenied):
@@ -131,8 +132,11 @@ def hold_for_approval(
         kind=NotificationKind.APPROVAL_REQUESTED,
         conversation=conversation,
         actor=user,  # type: ignore[arg-type]
-        text=_("%(who)s's reply awaits your approval: %(preview)s")
-        % {"who": _display_name(user), "preview": preview(action.text, 120)},
+        text=Localized(
+            gettext_lazy("%(who)s's reply awaits your approval: %(preview)s"),
+            who=_display_name(user),
+            preview=preview(action.text, 120),
+        ),
     )
     return was
 
@@ -199,16 +203,16 @@ def approve_reply(
         )
         if locked.author is not None:
             message = (
-                _("%(who)s approved your reply with changes: %(preview)s")
+                gettext_lazy("%(who)s approved your reply with changes: %(preview)s")
                 if edited
-                else _("%(who)s approved your reply: %(preview)s")
+                else gettext_lazy("%(who)s approved your reply: %(preview)s")
             )
             notify(
                 users=[locked.author],
                 kind=NotificationKind.REPLY_REVIEWED,
                 conversation=conversation,
                 actor=user,  # type: ignore[arg-type]
-                text=message % {"who": _display_name(user), "preview": preview(locked.text, 120)},
+                text=Localized(message, who=_display_name(user), preview=preview(locked.text, 120)),
             )
         enqueue_delivery(locked.pk)
         _publish(conversation, locked, was)
@@ -257,8 +261,11 @@ def reject_reply(*, user: AnyUser, action: OutboundAction, note: str) -> Outboun
                 kind=NotificationKind.REPLY_REVIEWED,
                 conversation=conversation,
                 actor=user,  # type: ignore[arg-type]
-                text=_("%(who)s rejected your reply: %(note)s")
-                % {"who": _display_name(user), "note": note},
+                text=Localized(
+                    gettext_lazy("%(who)s rejected your reply: %(note)s"),
+                    who=_display_name(user),
+                    note=note,
+                ),
             )
         _publish(conversation, locked, was)
     return locked

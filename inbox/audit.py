@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from channels_integrations.models import ChannelAccount
 from inbox.access import AnyUser
@@ -30,26 +31,26 @@ from inbox.models import AuditEntry, Department, Tag
 
 
 class AuditAction(models.TextChoices):
-    CREATED = "created", "created"
-    CHANGED = "changed", "changed"
-    DELETED = "deleted", "deleted"
+    CREATED = "created", _("created")
+    CHANGED = "changed", _("changed")
+    DELETED = "deleted", _("deleted")
 
 
 # Field names that never go into an entry, whatever the model: secrets and their hashes.
 SECRET_FIELDS = frozenset({"password", "credentials_encrypted", "token_hash"})
 
 # What the log calls each kind of object (object_type is the key, the filter shows the label).
-OBJECT_TYPES: dict[str, str] = {
-    "department": "Department",
-    "holiday": "Holiday",
-    "membership": "Member",
-    "user": "User",
-    "routing_rule": "Routing rule",
-    "sla_policy": "SLA policy",
-    "channel": "Channel",
-    "evidence_export": "Evidence export",
-    "moderation_rule": "Moderation rule",
-    "guideline": "Community guidelines",
+OBJECT_TYPES = {
+    "department": _("Department"),
+    "holiday": _("Holiday"),
+    "membership": _("Member"),
+    "user": _("User"),
+    "routing_rule": _("Routing rule"),
+    "sla_policy": _("SLA policy"),
+    "channel": _("Channel"),
+    "evidence_export": _("Evidence export"),
+    "moderation_rule": _("Moderation rule"),
+    "guideline": _("Community guidelines"),
 }
 _TYPE_OF_MODEL: dict[str, str] = {
     "inbox.department": "department",
@@ -75,15 +76,15 @@ _REFERENCES: dict[str, str] = {
 }
 
 # Labels for keys whose field name reads badly in the log.
-KEY_LABELS: dict[str, str] = {
-    "channel_accounts": "channels",
-    "is_superuser": "admin",
-    "is_staff": "staff (Django admin)",
-    "is_active": "active",
-    "first_response_minutes": "first response (minutes)",
-    "next_response_minutes": "next response (minutes)",
-    "resolution_minutes": "resolution (minutes)",
-    "warn_before_minutes": "warn before (minutes)",
+KEY_LABELS = {
+    "channel_accounts": _("channels"),
+    "is_superuser": _("admin"),
+    "is_staff": _("staff (Django admin)"),
+    "is_active": _("active"),
+    "first_response_minutes": _("first response (minutes)"),
+    "next_response_minutes": _("next response (minutes)"),
+    "resolution_minutes": _("resolution (minutes)"),
+    "warn_before_minutes": _("warn before (minutes)"),
 }
 
 

@@ -301,15 +301,15 @@ def save_saved_reply(
     transaction, so the picker never sees a reply without its wording.
     """
     if not can_manage_saved_replies(user):
-        raise AccessDenied("not allowed to manage saved replies")
+        raise AccessDenied(_("not allowed to manage saved replies"))
     if saved_reply is not None and not can_manage_saved_reply(user, saved_reply):
-        raise AccessDenied("not allowed to manage this saved reply")
+        raise AccessDenied(_("not allowed to manage this saved reply"))
     departments = set(department_ids)
     if not getattr(user, "is_superuser", False):
         if not departments:
             raise ActionRefused(_("Choose at least one of your departments."))
         if not departments <= led_department_ids(user):
-            raise AccessDenied("not a lead of every chosen department")
+            raise AccessDenied(_("not a lead of every chosen department"))
     cleaned = [
         VariantText(_primary_language(v.language) or "en", v.tone, v.text.strip())
         for v in variants
@@ -356,7 +356,7 @@ def save_saved_reply(
 def delete_saved_reply(*, user: AnyUser, saved_reply: SavedReply) -> None:
     """Delete a saved reply and its variants; only for those who may manage it (AccessDenied)."""
     if not can_manage_saved_reply(user, saved_reply):
-        raise AccessDenied("not allowed to manage this saved reply")
+        raise AccessDenied(_("not allowed to manage this saved reply"))
     saved_reply.delete()
 
 
@@ -390,9 +390,9 @@ def set_signature(*, user: AnyUser, channel_account_id: int | None, text: str) -
     channel, kept by the database's unique constraints.
     """
     if not user.is_authenticated:
-        raise AccessDenied("not signed in")
+        raise AccessDenied(_("not signed in"))
     if channel_account_id is not None and not can_view_channel(user, channel_account_id):
-        raise AccessDenied("not allowed on this channel")
+        raise AccessDenied(_("not allowed on this channel"))
     text = text.strip()
     if len(text) > AgentSignature._meta.get_field("text").max_length:  # type: ignore[operator]
         raise ActionRefused(_("The signature is too long."))

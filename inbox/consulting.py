@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -28,8 +29,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inbox.access import AnyUser, check_can_act
 from inbox.actions import ActionRefused
@@ -46,7 +48,7 @@ from inbox.models import (
     NotificationKind,
 )
 from inbox.notes import MAX_NOTE_LENGTH, publish_note
-from inbox.notifications import notify
+from inbox.notifications import Localized, languages_of, notify
 
 logger = logging.getLogger(__name__)
 
@@ -259,8 +261,11 @@ def answer_advice(*, token: str, text: str) -> Note:
             kind=NotificationKind.CONSULT_ANSWERED,
             conversation=conversation,
             actor=None,
-            text=_("%(expert)s answered: %(preview)s")
-            % {"expert": expert, "preview": " ".join(text.split())[:160]},
+            text=Localized(
+                gettext_lazy("%(expert)s answered: %(preview)s"),
+                expert=expert,
+                preview=" ".join(text.split())[:160],
+            ),
         )
         channel_account_id = conversation.channel_account_id
         transaction.on_commit(
@@ -387,20 +392,37 @@ def _update_waiting_mark(conversation: Conversation) -> bool:
 def _invitation(
     consultation: Consultation, conversation: Conversation, user: Any, link: str
 ) -> dict[str, Any]:
-    """The e-mail, rendered inside the transaction (the rows are at hand), sent after it."""
+    """The e-mail, rendered inside the transaction (the rows are at hand), sent after it, in
+    the expert's language when they have an account here (else the site's)."""
     context = {
         "consultation": consultation,
         "conversation": conversation,
         "requester": user.get_full_name() or user.get_username(),
         "link": link,
     }
-    subject = render_to_string("consult/invitation_subject.txt", context)
+    with translation.override(_language_of_address(consultation.expert_email)):
+        subject = render_to_string("consult/invitation_subject.txt", context)
+        message = render_to_string("consult/invitation.txt", context)
     return {
         "subject": " ".join(subject.split())[:200],
-        "message": render_to_string("consult/invitation.txt", context),
+        "message": message,
         "from_email": None,
         "recipient_list": [consultation.expert_email],
     }
+
+
+def _language_of_address(email: str) -> str:
+    """The language of the active user with this address, or the site's (an outside expert)."""
+    user_id = (
+        get_user_model()
+        .objects.filter(email__iexact=email, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if user_id is None:
+        return settings.LANGUAGE_CODE
+    return languages_of([user_id])[user_id]
 
 
 def _send(consultation_id: int, mail: dict[str, Any]) -> None:

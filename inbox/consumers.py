@@ -8,6 +8,10 @@ Logging out closes the sockets of that session. A "groups.changed" message on th
 (inbox.presence.refresh_live_groups) makes the connection recompute its channel groups, so a
 membership change takes effect without a reload.
 
+Each connection reads one language: the user's choice, else the language cookie, else the
+handshake's Accept-Language (as pages decide). It registers it (inbox.live.register_language) on
+connect and with every heartbeat, so changes are rendered in it; its own error messages speak it.
+
 The browser tells the socket what it is doing (inbox.presence does the work):
     {"type": "view", "conversation_id": N}        this tab has conversation N open
     {"type": "leave"}                             no conversation open any more
@@ -26,13 +30,17 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+from django.utils import translation
 from django.utils.translation import gettext
 
 from channels_integrations.models import ChannelAccount
 from inbox import presence
 from inbox.access import AccessDenied, ReadOnly, visible_channel_ids
-from inbox.live import channel_group, user_group
+from inbox.live import channel_group, register_language, user_group
+from inbox.notifications import preferences_for
 
 logger = logging.getLogger(__name__)
 
@@ -51,19 +59,38 @@ def _conversation_id(content: dict[str, Any]) -> int | None:
     return value
 
 
+def handshake_language(scope: dict[str, Any], chosen: str) -> str:
+    """The language of a socket: the user's choice, else what LocaleMiddleware would take from
+    the handshake (the language cookie, then Accept-Language), else the site's."""
+    if chosen in {code for code, _name in settings.LANGUAGES}:
+        return chosen
+    request = HttpRequest()
+    request.path = request.path_info = scope.get("path", "/")
+    for name, value in scope.get("headers", []):
+        if name == b"accept-language":
+            request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
+    cookies = scope.get("cookies") or {}
+    if settings.LANGUAGE_COOKIE_NAME in cookies:
+        request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = cookies[settings.LANGUAGE_COOKIE_NAME]
+    return translation.get_language_from_request(request)
+
+
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     groups: list[str]
     joined: list[str]
     viewing: int | None
+    language: str
 
     async def connect(self) -> None:
         self.joined = []
         self.viewing = None
+        self.language = settings.LANGUAGE_CODE
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.language = await database_sync_to_async(self._register_language)(user)
         self.joined = await self._groups_for(user.pk)
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -90,15 +117,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # The base class would raise on binary frames and bad JSON, closing the socket.
         if not self.joined:
             return  # anonymous: being closed, gets nothing
-        if text_data is None or len(text_data) > MAX_MESSAGE_LENGTH:
-            await self._error(gettext("Unsupported message."))
-            return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error(gettext("Unsupported message."))
-            return
-        await self.receive_json(content, **kwargs)
+        with translation.override(self.language):  # the answers speak the socket's language
+            if text_data is None or len(text_data) > MAX_MESSAGE_LENGTH:
+                await self._error(gettext("Unsupported message."))
+                return
+            try:
+                content = json.loads(text_data)
+            except ValueError:
+                await self._error(gettext("Unsupported message."))
+                return
+            await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -120,8 +148,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("live socket message %r failed", kind)
             await self._error(gettext("That did not work. Please try again."))
 
+    def _register_language(self, user: Any) -> str:
+        language = handshake_language(self.scope, preferences_for(user).language)
+        register_language(language)
+        return language
+
+    def _heartbeat(self) -> bool:
+        register_language(self.language)  # still read here: keep rendering it
+        return presence.heartbeat(connection=self.channel_name)
+
     async def _ping(self) -> None:
-        alive = await database_sync_to_async(presence.heartbeat)(connection=self.channel_name)
+        alive = await database_sync_to_async(self._heartbeat)()
         if not alive and self.viewing is not None:
             # The row was cleaned as stale (a sleeping laptop): come back as a viewer.
             await self._view({"conversation_id": self.viewing})

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inbox.access import AccessDenied, AnyUser, check_can_assign
 from inbox.actions import ActionRefused, queue_message_action
@@ -165,12 +166,12 @@ def set_status(
     """Set the status; snoozing needs a time in the future, and a snoozed conversation comes
     back as open at that time (wake_snoozed_conversations)."""
     if status not in ConversationStatus.values:
-        raise ActionRefused("Unknown status.")
+        raise ActionRefused(_("Unknown status."))
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is None:
-            raise ActionRefused("Choose until when to snooze.")
+            raise ActionRefused(_("Choose until when to snooze."))
         if snoozed_until <= timezone.now():
-            raise ActionRefused("The snooze time must be in the future.")
+            raise ActionRefused(_("The snooze time must be in the future."))
     else:
         snoozed_until = None
     with transaction.atomic():
@@ -208,7 +209,7 @@ def set_status(
 def set_priority(*, user: AnyUser, conversation_ids: Iterable[int], priority: int) -> int:
     """Set the priority; returns how many conversations changed."""
     if priority not in Priority.values:
-        raise ActionRefused("Unknown priority.")
+        raise ActionRefused(_("Unknown priority."))
     with transaction.atomic():
         conversations = _locked(user, conversation_ids)
         book = SlaBook.cached()

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from inbox import conversation_actions as conv
@@ -40,7 +42,7 @@ class AssignForm(forms.Form):
             else None
         )
         if user is None:
-            raise forms.ValidationError("Choose a colleague from the list.")
+            raise forms.ValidationError(_("Choose a colleague from the list."))
         return user
 
     def clean_department(self) -> Department | str | None:
@@ -51,7 +53,7 @@ class AssignForm(forms.Form):
             return None
         department = Department.objects.filter(pk=value).first() if value.isdigit() else None
         if department is None:
-            raise forms.ValidationError("Choose a department from the list.")
+            raise forms.ValidationError(_("Choose a department from the list."))
         return department
 
 
@@ -92,7 +94,7 @@ def _conversation_action(
 ) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.visible_to(request.user), pk=pk)
     if may_only_read(request.user, conversation.channel_account_id):
-        return _refused(request, READ_ONLY_MESSAGE, status=403)
+        return _refused(request, str(READ_ONLY_MESSAGE), status=403)
     form = form_class(request.POST)
     if not form.is_valid():
         return _refused(request, _errors(form), status=422)
@@ -179,7 +181,8 @@ def tags(request: HttpRequest, pk: int) -> HttpResponse:
 
 class BulkForm(forms.Form):
     ids = forms.CharField(
-        max_length=20000, error_messages={"required": "Select at least one conversation."}
+        max_length=20000,
+        error_messages={"required": gettext_lazy("Select at least one conversation.")},
     )
     action = forms.ChoiceField(
         choices=[("assign", "Assign"), ("status", "Status"), ("tag", "Tag"), ("hide", "Hide")]
@@ -189,10 +192,12 @@ class BulkForm(forms.Form):
     def clean_ids(self) -> list[int]:
         raw = self.cleaned_data["ids"].replace(",", " ").split()
         if not raw or not all(part.isdigit() for part in raw):
-            raise forms.ValidationError("Select at least one conversation.")
+            raise forms.ValidationError(_("Select at least one conversation."))
         ids = sorted({int(part) for part in raw})
         if len(ids) > conv.BULK_LIMIT:
-            raise forms.ValidationError(f"Select at most {conv.BULK_LIMIT} conversations.")
+            raise forms.ValidationError(
+                _("Select at most %(limit)s conversations.") % {"limit": conv.BULK_LIMIT}
+            )
         return ids
 
 
@@ -207,7 +212,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not Conversation.objects.workable_by(user).filter(pk__in=ids).exists():
         # Nothing the user may change (an observer's selection, or ids they cannot see).
-        return _refused(request, "None of these conversations can be changed by you.", 403)
+        return _refused(request, _("None of these conversations can be changed by you."), 403)
     try:
         if action == "assign":
             assign_form = AssignForm({"assignee": value})
@@ -218,22 +223,37 @@ def bulk(request: HttpRequest) -> HttpResponse:
                     user=user, conversation_ids=ids, assignee=assign_form.cleaned_data["assignee"]
                 )
             )
-            message = f"Assigned {done} conversation{'s' if done != 1 else ''}."
+            message = ngettext(
+                "Assigned %(count)s conversation.", "Assigned %(count)s conversations.", done
+            ) % {"count": done}
         elif action == "status":
             if value not in ConversationStatus.values or value == ConversationStatus.SNOOZED:
-                return _refused(request, "Choose a status.", status=422)
+                return _refused(request, _("Choose a status."), status=422)
             done = len(conv.set_status(user=user, conversation_ids=ids, status=value))
-            message = f"Set {done} conversation{'s' if done != 1 else ''} to {value}."
+            status_label = str(ConversationStatus(value).label).lower()
+            message = ngettext(
+                "Set %(count)s conversation to %(status)s.",
+                "Set %(count)s conversations to %(status)s.",
+                done,
+            ) % {"count": done, "status": status_label}
         elif action == "tag":
             if not value.strip():
-                return _refused(request, "Type a tag.", status=422)
+                return _refused(request, _("Type a tag."), status=422)
             done = conv.change_tags(user=user, conversation_ids=ids, add=[value])
-            message = f"Tagged {done} conversation{'s' if done != 1 else ''}."
+            message = ngettext(
+                "Tagged %(count)s conversation.", "Tagged %(count)s conversations.", done
+            ) % {"count": done}
         else:
             done, refused = conv.hide_conversations(user=user, conversation_ids=ids)
-            message = f"Hiding {done} item{'s' if done != 1 else ''} on the platforms."
+            message = ngettext(
+                "Hiding %(count)s item on the platforms.",
+                "Hiding %(count)s items on the platforms.",
+                done,
+            ) % {"count": done}
             if refused:
-                message += " Not possible for some: " + "; ".join(refused[:3])
+                message += " " + _("Not possible for some: %(reasons)s") % {
+                    "reasons": "; ".join(refused[:3])
+                }
     except ActionRefused as exc:
         return _refused(request, str(exc))
     if not request.htmx:  # type: ignore[attr-defined]

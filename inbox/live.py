@@ -4,20 +4,28 @@ Every channel account has a group; a browser joins the groups of the channels it
 (see inbox.consumers). Events are sent from `transaction.on_commit`, so no browser ever sees state
 that was rolled back, and they carry the rendered HTML, so one event never makes every browser
 come back to the server for it.
+
+Fragments speak each browser's language without being rendered per connection: every socket
+registers the language it reads (`register_language`, refreshed with its heartbeat), and a
+change is rendered once per language in use (`languages_in_use`, one cache read): the site's
+language at the top of the event, the others under "i18n", from which live.js takes its own.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import get_template
+from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,60 @@ def channel_group(channel_account_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+# The languages connected browsers read.
+
+# A socket re-registers its language on connect and with every heartbeat (20 s); a language
+# nobody has refreshed for this long is no longer rendered.
+LANGUAGE_FRESH_FOR = 120
+
+
+def _language_key(code: str) -> str:
+    return f"live.language.{code}"
+
+
+def _other_languages() -> list[str]:
+    return [code for code, _name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+def register_language(code: str) -> None:
+    """Note that a connected browser reads `code`, for LANGUAGE_FRESH_FOR seconds. The site's
+    own language is always rendered and needs no note."""
+    if code in _other_languages():
+        cache.set(_language_key(code), 1, LANGUAGE_FRESH_FOR)
+
+
+def languages_in_use() -> list[str]:
+    """The site's language first, then each other one some connected browser reads: one cache
+    read. When the cache fails, every language (a browser must not get the wrong one)."""
+    others = _other_languages()
+    if not others:
+        return [settings.LANGUAGE_CODE]
+    try:
+        noted = cache.get_many([_language_key(code) for code in others])
+    except Exception:
+        logger.exception("could not read the languages in use; rendering all")
+        return [settings.LANGUAGE_CODE, *others]
+    return [settings.LANGUAGE_CODE, *(code for code in others if _language_key(code) in noted)]
+
+
+def in_languages(
+    render: Callable[[], dict[str, str]], languages: list[str] | None = None
+) -> dict[str, Any]:
+    """`render()`'s fragments once per language in use (or in `languages`, read once by a
+    caller that renders many): the site language's at the top level (what a browser without
+    its own variant shows), the others under "i18n" by language code. Merge it into the event."""
+    first, *others = languages if languages is not None else languages_in_use()
+    with translation.override(first):
+        fragments: dict[str, Any] = dict(render())
+    if others:
+        variants = {}
+        for code in others:
+            with translation.override(code):
+                variants[code] = render()
+        fragments["i18n"] = variants
+    return fragments
 
 
 def publish_changes_on_commit(
@@ -164,10 +226,19 @@ def _render_changes(
         {c.channel_account_id for c in conversations.values()}
         | {m.channel_account_id for m in messages}
     )
+    languages = languages_in_use() if heard else []
     for conversation in conversations.values():
         if conversation.channel_account_id not in heard:
             continue
         context = {"conversation": conversation, "row": row_for(conversation)}
+        created = conversation.id in new_conversation_ids
+
+        def fragments(context: dict[str, Any] = context, created: bool = created) -> dict[str, str]:
+            return {
+                "html": row_template.render(context),
+                "head_html": "" if created else head_template.render(context),
+            }
+
         events.append(
             (
                 channel_group(conversation.channel_account_id),
@@ -178,10 +249,7 @@ def _render_changes(
                     "facts": snapshot(conversation, mentions.get(conversation.id, ())),
                     "was": was.get(conversation.id),
                     "sort": {key: sort_value(order, conversation) for key, order in SORTS.items()},
-                    "html": row_template.render(context),
-                    "head_html": ""
-                    if conversation.id in new_conversation_ids
-                    else head_template.render(context),
+                    **in_languages(fragments, languages),
                 },
             )
         )
@@ -211,11 +279,17 @@ def _render_changes(
                     "type": "message.changed",
                     "conversation_id": message.conversation_id,
                     "message_id": message.id,
-                    "html": message_template.render({"message": message}),
+                    **in_languages(
+                        partial(_message_fragment, message_template, message), languages
+                    ),
                 },
             )
         )
     return events
+
+
+def _message_fragment(template: Any, message: Any) -> dict[str, str]:
+    return {"html": template.render({"message": message})}
 
 
 def send_events(events: list[tuple[str, dict[str, Any]]]) -> None:

@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inbox import live
 from inbox.access import AnyUser, check_can_act
@@ -64,14 +65,16 @@ def add_note(*, user: AnyUser, conversation: Conversation, text: str) -> Note:
         # Mentioning oneself is a reminder in the text, not something to be told about.
         others = [m for m in mentioned if m.pk != user.pk]
         if others:
-            from inbox.notifications import notify
+            from inbox.notifications import Localized, notify
 
             notify(
                 users=others,
                 kind=NotificationKind.MENTIONED,
                 conversation=conversation,
                 actor=user,  # type: ignore[arg-type]
-                text=_("%(name)s mentioned you in a note") % {"name": _display_name(user)},
+                text=Localized(
+                    gettext_lazy("%(name)s mentioned you in a note"), name=_display_name(user)
+                ),
             )
         channel_account_id = conversation.channel_account_id
         transaction.on_commit(
@@ -108,7 +111,7 @@ def publish_note(note_id: int, conversation_id: int, channel_account_id: int) ->
                         "type": "note.changed",
                         "conversation_id": conversation_id,
                         "note_id": note_id,
-                        "html": render_note(note),
+                        **live.in_languages(lambda: {"html": render_note(note)}),
                     },
                 )
             ]

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -61,6 +62,14 @@ class NotificationPreferencesForm(forms.ModelForm):
         choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
     time_zone = forms.CharField(max_length=64)
+    # Each language is named in itself, so that whoever reads only it finds it.
+    language = forms.ChoiceField(
+        choices=[("", _("Browser default")), *settings.LANGUAGES],
+        required=False,
+        widget=forms.Select(attrs={"aria-describedby": "id_language-help"}),
+        label=_("Language"),
+        help_text=_("Browser default: the language your browser asks for."),
+    )
 
     class Meta:
         model = AgentPreferences
@@ -189,8 +198,12 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = NotificationPreferencesForm(request.POST, instance=current)
         if form.is_valid():
-            notifications.save_preferences(user=request.user, preferences=form.save(commit=False))
-            return redirect(f"{reverse('inbox:notification_preferences')}?saved=1")
+            saved = notifications.save_preferences(
+                user=request.user, preferences=form.save(commit=False)
+            )
+            response = redirect(f"{reverse('inbox:notification_preferences')}?saved=1")
+            _remember_language(response, saved.language)
+            return response
         status = 422
     else:
         form = NotificationPreferencesForm(instance=current)
@@ -198,6 +211,29 @@ def preferences(request: HttpRequest) -> HttpResponse:
     context = _preferences_context(form)
     context["saved"] = request.method == "GET" and request.GET.get("saved") == "1"
     return render(request, "inbox/notifications/preferences.html", context, status=status)
+
+
+def _remember_language(response: HttpResponse, language: str) -> None:
+    """The language cookie follows the user's choice, so that the sign-in page (no user yet)
+    speaks it next time; "browser default" drops the cookie so Accept-Language decides again."""
+    if not language:
+        response.delete_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+        return
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
 
 
 @login_required

@@ -12,13 +12,17 @@
 
 Whether a notification may interrupt (desktop pop-up, sound) is decided by pure functions of
 the preferences and `now` (`may_interrupt`, `delivery_for`), in the user's time zone.
+
+Notifications speak their recipient's language (their preference, else the site's): callers
+pass a `Localized` text, rendered once per language among the recipients and stored rendered;
+the live event (row, title, body) is rendered in that language too.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache, partial
@@ -31,8 +35,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from inbox import live
 from inbox.access import AccessDenied, AnyUser, visible_channel_ids_by_user
@@ -55,6 +61,92 @@ logger = logging.getLogger(__name__)
 
 PANEL_SIZE = 30
 _TEXT_LIMIT = 300
+
+
+# Texts in the recipient's language.
+
+
+class Localized:
+    """A text rendered later, in the language active then: a lazy message (`gettext_lazy`) and
+    its values, which may be Localized or lazy themselves (a choice label) or callables (a date
+    in the language's format). Values are bound when it is built, so building one in a loop is
+    safe."""
+
+    __slots__ = ("message", "params")
+
+    def __init__(self, message: str | Promise, /, **params: LocalizedValue) -> None:
+        self.message = message
+        self.params: Mapping[str, LocalizedValue] = params
+
+    def render(self) -> str:
+        if not self.params:
+            return str(self.message)
+        return str(self.message) % {name: _rendered(v) for name, v in self.params.items()}
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+LocalizedValue = str | int | Promise | Localized | Callable[[], str]
+NoticeText = str | Localized
+
+
+def _rendered(value: object) -> object:
+    if isinstance(value, Localized):
+        return value.render()
+    if isinstance(value, Promise):
+        return str(value)
+    if callable(value):
+        return value()
+    return value
+
+
+_SUPPORTED_LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+def language_of(preferences: AgentPreferences | None) -> str:
+    """The language a user is written to in: their choice, else the site's default (a message
+    stored or mailed has no browser to ask)."""
+    chosen = preferences.language if preferences is not None else ""
+    return chosen if chosen in _SUPPORTED_LANGUAGES else settings.LANGUAGE_CODE
+
+
+def languages_of(user_ids: Iterable[int]) -> dict[int, str]:
+    """Each user's language (see language_of), in one query."""
+    ids = set(user_ids)
+    chosen = dict(
+        AgentPreferences.objects.filter(user_id__in=ids)
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    return {
+        pk: chosen[pk] if chosen.get(pk) in _SUPPORTED_LANGUAGES else settings.LANGUAGE_CODE
+        for pk in ids
+    }
+
+
+def render_in(language: str, text: NoticeText) -> str:
+    """`text` in `language` (a plain string stays as it is)."""
+    if isinstance(text, str):
+        return text
+    with translation.override(language):
+        return text.render()
+
+
+def local_time(moment: datetime) -> Callable[[], str]:
+    """A moment as the reader's language writes a short date and time (in the site's zone)."""
+    local = timezone.localtime(moment)
+    return partial(formats.date_format, local, "SHORT_DATETIME_FORMAT")
+
+
+def subject_of(conversation: Conversation) -> NoticeText:
+    """Who wrote, on which channel: the subject line of notices about a conversation."""
+    contact = conversation.contact
+    who = (contact.display_name or contact.handle) if contact is not None else ""
+    channel = conversation.channel_account.name
+    if not who:
+        return channel
+    return Localized(gettext_lazy("%(who)s on %(channel)s"), who=who, channel=channel)
 
 
 # Time rules: pure functions of the preferences and `now`.
@@ -174,6 +266,7 @@ PREFERENCE_FIELDS = [
     "working_from",
     "working_until",
     "time_zone",
+    "language",
 ]
 
 
@@ -213,14 +306,15 @@ def notify(
     kind: str,
     conversation: Conversation | None,
     actor: AbstractBaseUser | None,
-    text: str,
+    text: NoticeText,
 ) -> None:
-    """Tell `users` about something (see the module's guarantees)."""
+    """Tell `users` about something (see the module's guarantees), `text` in each one's
+    language."""
     _deliver([_Wanted(user, kind, conversation, actor, text) for user in users])
 
 
 def notify_each(
-    notices: Iterable[tuple[Iterable[AbstractBaseUser], Conversation | None, str]],
+    notices: Iterable[tuple[Iterable[AbstractBaseUser], Conversation | None, NoticeText]],
     *,
     kind: str,
     actor: AbstractBaseUser | None,
@@ -242,14 +336,16 @@ def notify_assigned(
     """Tell the new assignee (unless they assigned it to themselves)."""
     if assignee is None:
         return
-    subject = _subject(conversation)
+    subject = subject_of(conversation)
+    text: NoticeText
     if actor is not None:
-        text = _("%(who)s assigned you: %(subject)s") % {
-            "who": _display_name(actor),
-            "subject": subject,
-        }
+        text = Localized(
+            gettext_lazy("%(who)s assigned you: %(subject)s"),
+            who=_display_name(actor),
+            subject=subject,
+        )
     else:
-        text = _("Assigned to you: %(subject)s") % {"subject": subject}
+        text = Localized(gettext_lazy("Assigned to you: %(subject)s"), subject=subject)
     notify(
         users=[assignee],
         kind=NotificationKind.ASSIGNED,
@@ -273,19 +369,26 @@ def notify_send_failed(*, action: OutboundAction) -> None:
     )
     if failed is None or failed.author is None:
         return
-    reason = failed.last_error or _("no reason given")
+    reason: NoticeText = failed.last_error or Localized(gettext_lazy("no reason given"))
     notify(
         users=[failed.author],
         kind=NotificationKind.SEND_FAILED,
         conversation=failed.conversation,
         actor=None,
-        text=_("Your %(action)s failed (%(subject)s): %(reason)s")
-        % {
-            "action": failed.get_kind_display().lower(),
-            "subject": _subject(failed.conversation),
-            "reason": reason,
-        },
+        text=Localized(
+            gettext_lazy("Your %(action)s failed (%(subject)s): %(reason)s"),
+            action=partial(_action_name, failed.get_kind_display()),
+            subject=subject_of(failed.conversation),
+            reason=reason,
+        ),
     )
+
+
+def _action_name(label: object) -> str:
+    # Inside an English sentence the label is lower case ("Your reply failed"); German nouns
+    # keep their capital.
+    text = str(label)
+    return text.lower() if translation.get_language() == "en" else text
 
 
 def notify_new_items(*, conversation_ids: Iterable[int]) -> None:
@@ -333,10 +436,11 @@ def notify_new_items(*, conversation_ids: Iterable[int]) -> None:
             if conversation.department_id is not None
             else owners.get(conversation.channel_account_id, set())
         )
-        text = _("%(subject)s: %(preview)s") % {
-            "subject": _subject(conversation),
-            "preview": conversation.last_message_preview,
-        }
+        text = Localized(
+            gettext_lazy("%(subject)s: %(preview)s"),
+            subject=subject_of(conversation),
+            preview=conversation.last_message_preview,
+        )
         wanted.extend(
             _Wanted(user, NotificationKind.NEW_ITEM, conversation, None, text)
             for department_id in queue
@@ -359,14 +463,17 @@ def notify_sla_warning(*, conversation: Conversation) -> None:
             leads &= Q(memberships__department__channel_accounts=conversation.channel_account_id)
         users = list(get_user_model().objects.filter(leads, is_active=True).distinct())
     due = conversation.sla_due_at or conversation.first_response_due_at
+    text: NoticeText
     if due is not None:
-        local = timezone.localtime(due)
-        text = _("Answer due at %(time)s: %(subject)s") % {
-            "time": local.strftime("%H:%M"),
-            "subject": _subject(conversation),
-        }
+        text = Localized(
+            gettext_lazy("Answer due at %(time)s: %(subject)s"),
+            time=timezone.localtime(due).strftime("%H:%M"),
+            subject=subject_of(conversation),
+        )
     else:
-        text = _("Answer due soon: %(subject)s") % {"subject": _subject(conversation)}
+        text = Localized(
+            gettext_lazy("Answer due soon: %(subject)s"), subject=subject_of(conversation)
+        )
     notify(
         users=users,
         kind=NotificationKind.SLA_WARNING,
@@ -406,19 +513,12 @@ class _Wanted:
     kind: str
     conversation: Conversation | None
     actor: AbstractBaseUser | None
-    text: str
+    text: NoticeText
 
 
 def _display_name(user: AbstractBaseUser) -> str:
     full = getattr(user, "get_full_name", None)
     return (full() if callable(full) else "") or user.get_username()
-
-
-def _subject(conversation: Conversation) -> str:
-    contact = conversation.contact
-    who = (contact.display_name or contact.handle) if contact is not None else ""
-    channel = conversation.channel_account.name
-    return f"{who} on {channel}" if who else channel
 
 
 def _may_see(user: AbstractBaseUser, conversation: Conversation | None, visible: set[int]) -> bool:
@@ -448,6 +548,9 @@ def _deliver(wanted: list[_Wanted]) -> None:
     }
     visible = visible_channel_ids_by_user(needs_visibility)
     rows: list[Notification] = []
+    languages: dict[int, str] = {}
+    # One rendering per text and language, however many recipients share them.
+    rendered: dict[tuple[int, str], str] = {}
     seen: set[tuple[int, str, int | None]] = set()
     for w in wanted:
         key = (w.user.pk, w.kind, w.conversation.pk if w.conversation is not None else None)
@@ -459,12 +562,16 @@ def _deliver(wanted: list[_Wanted]) -> None:
             continue
         if not _may_see(w.user, w.conversation, visible.get(w.user.pk, set())):
             continue
+        language = languages[w.user.pk] = language_of(preferences.get(w.user.pk))
+        text_key = (id(w.text), language)
+        if text_key not in rendered:
+            rendered[text_key] = render_in(language, w.text)
         row = Notification(
             user_id=w.user.pk,
             kind=w.kind,
             conversation=w.conversation,
             actor_id=w.actor.pk if w.actor is not None else None,
-            text=w.text[:_TEXT_LIMIT],
+            text=rendered[text_key][:_TEXT_LIMIT],
         )
         rows.append(row)
     if not rows:
@@ -477,20 +584,22 @@ def _deliver(wanted: list[_Wanted]) -> None:
         )
         for row in rows
     }
-    transaction.on_commit(partial(_send_created, rows, deliveries), robust=True)
+    transaction.on_commit(partial(_send_created, rows, deliveries, languages), robust=True)
 
 
-def _send_created(rows: list[Notification], deliveries: dict[int, Delivery]) -> None:
+def _send_created(
+    rows: list[Notification], deliveries: dict[int, Delivery], languages: dict[int, str]
+) -> None:
     # The database is the truth and the bell reads it on every page: a failed push must not
     # turn the committed write that caused it into an error.
     try:
-        live.send_events(_created_events(rows, deliveries))
+        live.send_events(_created_events(rows, deliveries, languages))
     except Exception:
         logger.exception("live push of %s notifications failed", len(rows))
 
 
 def _created_events(
-    rows: list[Notification], deliveries: dict[int, Delivery]
+    rows: list[Notification], deliveries: dict[int, Delivery], languages: dict[int, str]
 ) -> list[tuple[str, dict[str, Any]]]:
     template = get_template("inbox/notifications/_notification.html")
     unread = dict(
@@ -507,32 +616,47 @@ def _created_events(
         per_user[row.user_id].append(row)
     events: list[tuple[str, dict[str, Any]]] = []
     for user_id, own in per_user.items():
-        for index, row in enumerate(own):
-            last = index == len(own) - 1
-            delivery = deliveries[row.pk] if last else Delivery(desktop=False, sound=False)
-            body = row.text
-            if last and len(own) > 1:
-                body = _("%(text)s (and %(count)s more)") % {
-                    "text": row.text,
-                    "count": len(own) - 1,
-                }
-            events.append(
-                (
-                    live.user_group(user_id),
-                    {
-                        "type": "notification",
-                        "id": row.pk,
-                        "kind": row.kind,
-                        "html": template.render({"notification": row}),
-                        "unread": unread.get(user_id, 0),
-                        "desktop": delivery.desktop,
-                        "sound": delivery.sound,
-                        "title": str(labels.get(row.kind, row.kind)),
-                        "body": body,
-                        "url": notification_url(row),
-                    },
-                )
+        with translation.override(languages.get(user_id, settings.LANGUAGE_CODE)):
+            events.extend(_user_events(user_id, own, deliveries, unread, labels, template))
+    return events
+
+
+def _user_events(
+    user_id: int,
+    own: list[Notification],
+    deliveries: dict[int, Delivery],
+    unread: dict[int, int],
+    labels: dict[str, Any],
+    template: Any,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The live events of one user's new notifications, in the language active (theirs)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for index, row in enumerate(own):
+        last = index == len(own) - 1
+        delivery = deliveries[row.pk] if last else Delivery(desktop=False, sound=False)
+        body = row.text
+        if last and len(own) > 1:
+            more = len(own) - 1
+            body = ngettext(
+                "%(text)s (and %(count)s more)", "%(text)s (and %(count)s more)", more
+            ) % {"text": row.text, "count": more}
+        events.append(
+            (
+                live.user_group(user_id),
+                {
+                    "type": "notification",
+                    "id": row.pk,
+                    "kind": row.kind,
+                    "html": template.render({"notification": row}),
+                    "unread": unread.get(user_id, 0),
+                    "desktop": delivery.desktop,
+                    "sound": delivery.sound,
+                    "title": str(labels.get(row.kind, row.kind)),
+                    "body": body,
+                    "url": notification_url(row),
+                },
             )
+        )
     return events
 
 

@@ -62,7 +62,7 @@ def person_conversations(user: AnyUser, person: Person) -> QuerySet[Conversation
 def check_can_see_person(user: AnyUser, person: Person) -> None:
     """AccessDenied unless the user may see this person (views answer 404)."""
     if not visible_persons(user).filter(pk=person.pk).exists():
-        raise AccessDenied("not allowed to see this person")
+        raise AccessDenied(_("not allowed to see this person"))
 
 
 def check_can_change_person(user: AnyUser, person: Person) -> None:
@@ -72,7 +72,7 @@ def check_can_change_person(user: AnyUser, person: Person) -> None:
     if visible_channel_ids(user) is None:
         return
     if not Conversation.objects.workable_by(user).filter(contact__person=person).exists():
-        raise ReadOnly("You can read this person but not change them.")
+        raise ReadOnly(_("You can read this person but not change them."))
 
 
 def _locked(person: Person) -> Person:
@@ -311,7 +311,7 @@ def undo_merge(*, user: AnyUser, merge: PersonMerge) -> PersonMerge:
         if visible_channel_ids(user) is not None and not (
             Conversation.objects.visible_to(user).filter(contact_id__in=merge.contact_ids).exists()
         ):
-            raise AccessDenied("not allowed to see the merged person")
+            raise AccessDenied(_("not allowed to see the merged person"))
         if merge.undone_at is not None:
             raise ActionRefused(_("This merge was already undone."))
         later = blocking_merge(merge)

@@ -70,7 +70,7 @@ def visible_conversation(*, user: AnyUser, conversation_id: int) -> Conversation
     """The conversation, if the user may see it; AccessDenied for unknown and forbidden alike."""
     conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
     if conversation is None:
-        raise AccessDenied("no such conversation")
+        raise AccessDenied(gettext("no such conversation"))
     return conversation
 
 

@@ -22,6 +22,8 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import QueryDict
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.access import AnyUser
@@ -46,14 +48,14 @@ PAGE_SIZE = 50
 
 # The languages the filter offers (classifiers and platforms report ISO 639-1 codes).
 LANGUAGES = [
-    ("de", "German"),
-    ("en", "English"),
-    ("fr", "French"),
-    ("it", "Italian"),
-    ("es", "Spanish"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("tr", "Turkish"),
+    ("de", gettext_lazy("German")),
+    ("en", gettext_lazy("English")),
+    ("fr", gettext_lazy("French")),
+    ("it", gettext_lazy("Italian")),
+    ("es", gettext_lazy("Spanish")),
+    ("nl", gettext_lazy("Dutch")),
+    ("pl", gettext_lazy("Polish")),
+    ("tr", gettext_lazy("Turkish")),
 ]
 
 
@@ -220,7 +222,7 @@ MAX_PROBED_ESTIMATE = 50_000
 @dataclass(frozen=True)
 class SortOrder:
     key: str
-    label: str
+    label: str | Promise
     column: str
     descending: bool
 
@@ -250,9 +252,9 @@ class SortOrder:
 SORTS = {
     order.key: order
     for order in (
-        SortOrder("newest", "Newest", "last_message_at", True),
-        SortOrder("waiting", "Longest waiting", "waiting_since", False),
-        SortOrder("sla", "SLA due first", "sla_due_at", False),
+        SortOrder("newest", gettext_lazy("Newest"), "last_message_at", True),
+        SortOrder("waiting", gettext_lazy("Longest waiting"), "waiting_since", False),
+        SortOrder("sla", gettext_lazy("SLA due first"), "sla_due_at", False),
     )
 }
 
@@ -367,23 +369,23 @@ class Workspace:
 
     def queues(self, saved_views: Iterable[SavedView] = ()) -> list[Queue]:
         queues = [
-            Queue("mine", "Mine", Criteria(assignees=(self.user_id,))),
-            Queue("unassigned", "Unassigned", Criteria(unassigned=True), sort="waiting"),
-            Queue("mentions", "Mentions of me", Criteria(mentioned=self.user_id)),
+            Queue("mine", gettext("Mine"), Criteria(assignees=(self.user_id,))),
+            Queue("unassigned", gettext("Unassigned"), Criteria(unassigned=True), sort="waiting"),
+            Queue("mentions", gettext("Mentions of me"), Criteria(mentioned=self.user_id)),
         ]
         queues += [
             Queue(f"department-{d.pk}", d.name, Criteria(departments=(d.pk,)), sort="waiting")
             for d in self.departments
         ]
         if self.may_see_all:
-            queues.append(Queue("all", "All", Criteria()))
+            queues.append(Queue("all", gettext("All"), Criteria()))
         if self.led_channel_ids is None or self.led_channel_ids:
             # Leads review the replies of their departments' channels; admins every channel.
             channels = tuple(sorted(self.led_channel_ids or ()))
             queues.append(
                 Queue(
                     "approval",
-                    "Awaiting approval",
+                    gettext("Awaiting approval"),
                     Criteria(statuses=(), awaiting_approval=True, channels=channels),
                     sort="waiting",
                 )
@@ -479,7 +481,7 @@ class ListFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, strip=True)
     status = forms.MultipleChoiceField(
         required=False,
-        choices=[*ConversationStatus.choices, (ANY_STATUS, "Any status")],
+        choices=[*ConversationStatus.choices, (ANY_STATUS, gettext_lazy("Any status"))],
     )
     channel = forms.TypedMultipleChoiceField(required=False, coerce=int)
     platform = forms.MultipleChoiceField(required=False, choices=Platform.choices)
@@ -493,8 +495,8 @@ class ListFilterForm(forms.Form):
     sentiment = forms.MultipleChoiceField(
         required=False, choices=[c for c in Sentiment.choices if c[0]]
     )
-    since = forms.DateField(required=False, label="Active from")
-    until = forms.DateField(required=False, label="Active until")
+    since = forms.DateField(required=False, label=gettext_lazy("Active from"))
+    until = forms.DateField(required=False, label=gettext_lazy("Active until"))
     post = forms.CharField(required=False, max_length=260)
     sort = forms.ChoiceField(
         required=False, choices=[(order.key, order.label) for order in SORTS.values()]
@@ -513,7 +515,7 @@ class ListFilterForm(forms.Form):
     def clean_assignee(self) -> str:
         value: str = self.cleaned_data["assignee"]
         if value not in {"", "none", "me"} and not value.isdigit():
-            raise forms.ValidationError("Choose a person, 'me' or 'none'.")
+            raise forms.ValidationError(gettext("Choose a person, 'me' or 'none'."))
         return value
 
     def clean_post(self) -> tuple[int, str] | None:
@@ -522,14 +524,14 @@ class ListFilterForm(forms.Form):
             return None
         channel, _, external_id = value.partition(":")
         if not channel.isdigit() or not external_id:
-            raise forms.ValidationError("Not a post reference.")
+            raise forms.ValidationError(gettext("Not a post reference."))
         return int(channel), external_id
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
-            self.add_error("until", "The end of the date range is before its start.")
+            self.add_error("until", gettext("The end of the date range is before its start."))
         return data
 
     def criteria(self, base: Criteria, *, user_id: int | None = None) -> Criteria:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.functional import Promise, lazy
+from django.utils.translation import pgettext_lazy
 
 from channels_integrations.models import Platform
 from inbox.models import Conversation, ConversationKind, ConversationStatus, Priority, Sentiment
@@ -32,16 +34,25 @@ class Moment:
     """A time as the row shows it: ISO for the browser, exact for the tooltip, short inline."""
 
     iso: str
-    exact: str
-    short: str
+    exact: str | Promise
+    short: str | Promise
+
+
+# Written when the row is rendered, in the language active then (a live row is rendered once
+# per language in use): each language's own order and month names.
+def _date_in_language(value: datetime, format_name: str | Promise) -> str:
+    return formats.date_format(value, str(format_name))
+
+
+_formatted = lazy(_date_in_language, str)
 
 
 def moment(value: datetime) -> Moment:
     local = timezone.localtime(value)
     return Moment(
         iso=local.isoformat(),
-        exact=f"{local.day} {local:%b %Y, %H:%M}",
-        short=f"{local.day} {local:%b, %H:%M}",
+        exact=_formatted(local, pgettext_lazy("date and time format", "j M Y, H:i")),
+        short=_formatted(local, pgettext_lazy("short date and time format", "j M, H:i")),
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
@@ -24,7 +24,7 @@ from inbox.models import (
     SlaBreach,
     SlaKind,
 )
-from inbox.notifications import notify
+from inbox.notifications import Localized, local_time, notify, subject_of
 from inbox.sla import (
     BATCH_SIZE,
     DUE_FIELDS,
@@ -131,14 +131,18 @@ def _check_batch(book: SlaBook, now: datetime) -> tuple[int, int, bool]:
         for conversation in warnings:
             due = conversation.sla_due_at
             assert due is not None
-            label = KIND_LABELS.get(_kind_due_at(conversation, due), _("Answer"))
+            label = KIND_LABELS.get(_kind_due_at(conversation, due), gettext_lazy("Answer"))
             notify(
                 users=_recipients(book, conversation, leads),
                 kind=NotificationKind.SLA_WARNING,
                 conversation=conversation,
                 actor=None,
-                text=_("%(target)s due %(time)s: %(subject)s")
-                % {"target": label, "time": _local(due), "subject": _subject(conversation)},
+                text=Localized(
+                    gettext_lazy("%(target)s due %(time)s: %(subject)s"),
+                    target=label,
+                    time=local_time(due),
+                    subject=subject_of(conversation),
+                ),
             )
         for row in breaches:
             conversation = by_id[row.conversation_id]
@@ -147,12 +151,12 @@ def _check_batch(book: SlaBook, now: datetime) -> tuple[int, int, bool]:
                 kind=NotificationKind.SLA_BREACH,
                 conversation=conversation,
                 actor=None,
-                text=_("%(target)s target missed (due %(time)s): %(subject)s")
-                % {
-                    "target": KIND_LABELS.get(row.kind, row.kind),
-                    "time": _local(row.due_at),
-                    "subject": _subject(conversation),
-                },
+                text=Localized(
+                    gettext_lazy("%(target)s target missed (due %(time)s): %(subject)s"),
+                    target=KIND_LABELS.get(row.kind, row.kind),
+                    time=local_time(row.due_at),
+                    subject=subject_of(conversation),
+                ),
             )
     return len(warnings), len(breaches), len(conversations) == BATCH_SIZE
 
@@ -224,18 +228,6 @@ def _kind_due_at(conversation: Conversation, due: datetime) -> str:
         if value == due:
             return kind
     return ""
-
-
-def _subject(conversation: Conversation) -> str:
-    contact = conversation.contact
-    who = (contact.display_name or contact.handle) if contact is not None else ""
-    channel = conversation.channel_account.name
-    return f"{who} on {channel}" if who else channel
-
-
-def _local(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return f"{local.day} {local:%b, %H:%M}"
 
 
 # Small pure helpers.

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inbox.access import (
     AccessDenied,
@@ -102,7 +103,7 @@ def check_can_decide(user: AnyUser, case: ModerationCase) -> None:
     if not can_act_on_channel(user, case.channel_account_id):
         if can_view_channel(user, case.channel_account_id):
             raise ReadOnly(READ_ONLY_CASE)
-        raise AccessDenied("not allowed to see this case")
+        raise AccessDenied(gettext("not allowed to see this case"))
 
 
 def _lock(case: ModerationCase) -> ModerationCase:
@@ -259,7 +260,7 @@ def _delete(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
 def _ban(user: AnyUser, case: ModerationCase, now: datetime, reason: str) -> CaseResult:
     message = _message(case)
     if message.contact is None:
-        raise ActionRefused("This item has no author to ban.")
+        raise ActionRefused(gettext("This item has no author to ban."))
     person = message.contact.person
     if _active(_locked_person(person), ListKind.BAN, now) is None:
         _ban_person(user=user, person=person, reason=reason, expires_at=None, now=now)
@@ -296,12 +297,12 @@ _CASE_ACTIONS: dict[str, Any] = {
 def _settle(*, user: AnyUser, case: ModerationCase, decision: str, reason: str = "") -> CaseResult:
     """One case, in the caller's transaction: check, lock, act, write the evidence."""
     if decision not in CASE_DECISIONS:
-        raise ActionRefused("Unknown moderation decision.")
+        raise ActionRefused(gettext("Unknown moderation decision."))
     check_can_decide(user, case)
     if decision == "ban":
         reason = reason.strip()
         if not reason:
-            raise ActionRefused("Say why the author is banned.")
+            raise ActionRefused(gettext("Say why the author is banned."))
     locked = _lock(case)
     now = timezone.now()
     if decision == "ban":
@@ -480,11 +481,14 @@ def _ban_person(
     check_can_list_person(user, person)
     locked = _locked_person(person)
     if _active(locked, ListKind.ALLOW, now) is not None:
-        raise ActionRefused(f"{locked.display_name} is allow-listed; lift the allow-listing first.")
+        raise ActionRefused(
+            gettext("%(name)s is allow-listed; lift the allow-listing first.")
+            % {"name": locked.display_name}
+        )
     if _active(locked, ListKind.BAN, now) is not None:
-        raise ActionRefused(f"{locked.display_name} is already banned.")
+        raise ActionRefused(gettext("%(name)s is already banned.") % {"name": locked.display_name})
     if expires_at is not None and expires_at <= now:
-        raise ActionRefused("The ban would end before it starts.")
+        raise ActionRefused(gettext("The ban would end before it starts."))
     listing = PersonListing.objects.create(
         person=locked,
         kind=ListKind.BAN,
@@ -506,7 +510,7 @@ def ban_person(
     BAN decision about their latest item are written in one transaction."""
     reason = reason.strip()
     if not reason:
-        raise ActionRefused("Say why this person is banned.")
+        raise ActionRefused(gettext("Say why this person is banned."))
     now = timezone.now()
     with transaction.atomic():
         listing = _ban_person(
@@ -525,7 +529,7 @@ def lift_ban(*, user: AnyUser, person: Person, reason: str = "") -> Person:
         locked = _locked_person(person)
         listing = _active(locked, ListKind.BAN, now)
         if listing is None and not locked.banned:
-            raise ActionRefused(f"{locked.display_name} is not banned.")
+            raise ActionRefused(gettext("%(name)s is not banned.") % {"name": locked.display_name})
         if listing is not None:
             listing.lifted_at = now
             listing.lifted_by_id = user.pk
@@ -542,15 +546,19 @@ def allow_person(*, user: AnyUser, person: Person, reason: str) -> PersonListing
     banned. One transaction with an ALLOW decision."""
     reason = reason.strip()
     if not reason:
-        raise ActionRefused("Say why this person is allow-listed.")
+        raise ActionRefused(gettext("Say why this person is allow-listed."))
     now = timezone.now()
     with transaction.atomic():
         check_can_list_person(user, person)
         locked = _locked_person(person)
         if locked.banned or _active(locked, ListKind.BAN, now) is not None:
-            raise ActionRefused(f"{locked.display_name} is banned; lift the ban first.")
+            raise ActionRefused(
+                gettext("%(name)s is banned; lift the ban first.") % {"name": locked.display_name}
+            )
         if _active(locked, ListKind.ALLOW, now) is not None:
-            raise ActionRefused(f"{locked.display_name} is already allow-listed.")
+            raise ActionRefused(
+                gettext("%(name)s is already allow-listed.") % {"name": locked.display_name}
+            )
         listing = PersonListing.objects.create(
             person=locked, kind=ListKind.ALLOW, reason=reason, created_by_id=user.pk
         )
@@ -567,7 +575,9 @@ def lift_allow(*, user: AnyUser, person: Person, reason: str = "") -> Person:
         locked = _locked_person(person)
         listing = _active(locked, ListKind.ALLOW, now)
         if listing is None:
-            raise ActionRefused(f"{locked.display_name} is not allow-listed.")
+            raise ActionRefused(
+                gettext("%(name)s is not allow-listed.") % {"name": locked.display_name}
+            )
         listing.lifted_at = now
         listing.lifted_by_id = user.pk
         listing.save(update_fields=["lifted_at", "lifted_by"])

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.forms import BaseModelFormSet, modelformset_factory
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.models import ChannelAccount
 from moderation.incidents import NOTE_LIMIT, responsible_choices
@@ -16,8 +18,8 @@ class DeclareIncidentForm(forms.Form):
     channel_account = forms.ModelChoiceField(
         queryset=ChannelAccount.objects.none(),
         required=False,
-        empty_label="All channels",
-        label="Channel",
+        empty_label=gettext_lazy("All channels"),
+        label=gettext_lazy("Channel"),
     )
     level = forms.TypedChoiceField(coerce=int, choices=())
     title = forms.CharField(max_length=200)
@@ -122,7 +124,7 @@ class BaseLevelFormSet(BaseModelFormSet):
         ]
         numbers = [n for n in numbers if n is not None]
         if len(numbers) != len(set(numbers)):
-            raise forms.ValidationError("Each level needs its own number.")
+            raise forms.ValidationError(_("Each level needs its own number."))
 
 
 EscalationLevelFormSet = modelformset_factory(

@@ -19,6 +19,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from channels_integrations.models import ChannelAccount
@@ -99,8 +100,8 @@ def declare(request: HttpRequest) -> HttpResponse:
     form = DeclareIncidentForm(request.POST, channels=_declarable_channels(request), levels=levels)
     if not form.is_valid():
         if not _may_declare_anywhere(request):
-            return _refusal("You may not declare incidents.", 403)
-        return _refusal("Choose a channel, a level and a title.", 422)
+            return _refusal(_("You may not declare incidents."), 403)
+        return _refusal(_("Choose a channel, a level and a title."), 422)
     try:
         incident = actions.declare_incident(
             user=request.user,
@@ -187,10 +188,10 @@ def lead(request: HttpRequest, pk: int) -> HttpResponse:
         chosen = request.user
     elif value:
         if not value.isdigit():
-            return _refusal("Choose a person.", 422)
+            return _refusal(_("Choose a person."), 422)
         chosen = get_user_model().objects.filter(pk=int(value), is_active=True).first()
         if chosen is None:
-            return _refusal("Choose a person.", 422)
+            return _refusal(_("Choose a person."), 422)
     return _act(
         request,
         pk,
@@ -206,7 +207,7 @@ def level(request: HttpRequest, pk: int) -> HttpResponse:
     form = LevelChoiceForm(request.POST, levels=list(EscalationLevel.objects.all()))
     if not form.is_valid():
         _visible(request, pk)
-        return _refusal("There is no such escalation level.", 422)
+        return _refusal(_("There is no such escalation level."), 422)
     return _act(
         request,
         pk,
@@ -261,7 +262,7 @@ def escalation_levels(request: HttpRequest) -> HttpResponse:
         formset = EscalationLevelFormSet(request.POST, queryset=queryset)
         if formset.is_valid():
             formset.save()
-            messages.success(request, "Escalation levels saved.")
+            messages.success(request, _("Escalation levels saved."))
             return redirect("incidents:levels")
     else:
         formset = EscalationLevelFormSet(queryset=queryset)

@@ -31,7 +31,9 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inbox.access import (
     AccessDenied,
@@ -43,7 +45,7 @@ from inbox.access import (
     visible_channels_subquery,
 )
 from inbox.models import Membership, NotificationKind
-from inbox.notifications import notify
+from inbox.notifications import Localized, NoticeText, languages_of, notify
 from inbox.team_config import TeamConfigCache, forget_team_config
 from moderation.models import (
     EscalationLevel,
@@ -55,6 +57,7 @@ from moderation.models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
     from channels_integrations.models import ChannelAccount
 
@@ -146,9 +149,9 @@ def may_declare(user: AnyUser, channel_account_id: int | None) -> bool:
     return channel_account_id is not None and leads_channel(user, channel_account_id)
 
 
-def _check(allowed: bool, what: str) -> None:
+def _check(allowed: bool, what: StrOrPromise) -> None:
     if not allowed:
-        raise AccessDenied(f"You may not {what}.")
+        raise AccessDenied(_("You may not %(what)s.") % {"what": what})
 
 
 def _locked(incident: Incident) -> Incident:
@@ -162,7 +165,7 @@ def _locked(incident: Incident) -> Incident:
 
 def _open(incident: Incident) -> None:
     if incident.status != IncidentStatus.OPEN:
-        raise IncidentRefused("This incident is resolved.")
+        raise IncidentRefused(_("This incident is resolved."))
 
 
 # Levels.
@@ -188,13 +191,17 @@ def describe_metrics(metrics: dict[str, Any]) -> str:
     """One line a person reads: "120 items in 15 min (480/h, 8.0x usual), 62% negative, …"."""
     if not metrics or "count" not in metrics:
         return ""
-    parts = [
-        f"{metrics['count']} items in {metrics.get('window_minutes', 15):g} min "
-        f"({metrics.get('rate_per_hour', 0):g}/h, {metrics.get('ratio', 0):g}x usual)",
-        f"{round(100 * metrics.get('negative_share', 0))}% negative",
-        f"{round(100 * metrics.get('toxic_share', 0))}% toxic",
-    ]
-    return ", ".join(parts)
+    return _(
+        "%(count)s items in %(minutes)s min (%(rate)s/h, %(ratio)sx usual), "
+        "%(negative)s%% negative, %(toxic)s%% toxic"
+    ) % {
+        "count": metrics["count"],
+        "minutes": f"{metrics.get('window_minutes', 15):g}",
+        "rate": f"{metrics.get('rate_per_hour', 0):g}",
+        "ratio": f"{metrics.get('ratio', 0):g}",
+        "negative": round(100 * metrics.get("negative_share", 0)),
+        "toxic": round(100 * metrics.get("toxic_share", 0)),
+    }
 
 
 def move_level(
@@ -303,9 +310,17 @@ def notify_responsibles(
         users.pop(actor.pk, None)
         mailed = {email: user for email, user in mailed.items() if user.pk != actor.pk}
     name = next((lvl.name for lvl in reversed(levels) if lvl.number == incident.level), "")
-    label = f"{name} (level {incident.level})" if name else f"Level {incident.level}"
-    line = describe_metrics(incident.metrics)
-    text = f"{label}: {incident.title}" + (f" — {line}" if line else "")
+    label = _level_label(name, incident.level)
+    text: NoticeText = Localized(
+        gettext_lazy("%(level)s: %(title)s"), level=label, title=incident.title
+    )
+    if describe_metrics(incident.metrics):
+        text = Localized(
+            gettext_lazy("%(level)s: %(title)s — %(metrics)s"),
+            level=label,
+            title=incident.title,
+            metrics=partial(describe_metrics, incident.metrics),
+        )
     if users:
         notify(
             users=list(users.values()),
@@ -315,16 +330,25 @@ def notify_responsibles(
             text=text,
         )
     if mailed:
+        languages = languages_of(user.pk for user in mailed.values())
         transaction.on_commit(
-            partial(_send_mails, incident.pk, sorted(mailed), f"[{label}] {incident.title}"),
+            partial(
+                _send_mails,
+                incident.pk,
+                {email: languages[user.pk] for email, user in sorted(mailed.items())},
+                name,
+            ),
             robust=True,
         )
+    # The record of who was told, in the language of whoever caused it (it is evidence).
     if users:
-        told = "In the app: " + ", ".join(sorted(_name(u) for u in users.values())) + "."
+        told = _("In the app: %(names)s.") % {
+            "names": ", ".join(sorted(_name(u) for u in users.values()))
+        }
         if mailed:
-            told += " By e-mail: " + ", ".join(sorted(mailed)) + "."
+            told += " " + _("By e-mail: %(addresses)s.") % {"addresses": ", ".join(sorted(mailed))}
     else:
-        told = f"Nobody to tell: no active responsible for {label}."
+        told = _("Nobody to tell: no active responsible for %(level)s.") % {"level": label.render()}
     IncidentEvent.objects.create(
         incident=incident,
         kind=IncidentEventKind.NOTIFIED,
@@ -341,7 +365,7 @@ def _pk(user: AnyUser | None) -> int | None:
 def _signed_in(user: AnyUser) -> AbstractBaseUser:
     """The acting user, once _check let them act (only signed-in users may)."""
     if isinstance(user, AnonymousUser):
-        raise AccessDenied("Sign in first.")
+        raise AccessDenied(_("Sign in first."))
     return user
 
 
@@ -354,28 +378,49 @@ def incident_url(incident_id: int) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("incidents:detail", args=[incident_id])
 
 
-def _send_mails(incident_id: int, addresses: list[str], subject: str) -> None:
-    # After commit: the mail describes what the database holds now. One message per person, so
-    # responsibles do not see each other's addresses; a failing mail server is logged, never
-    # turned into an error of the detection run that already committed.
-    incident = Incident.objects.filter(pk=incident_id).first()
-    if incident is None:
-        return
+def _level_label(name: str, level: int) -> Localized:
+    if name:
+        return Localized(gettext_lazy("%(name)s (level %(number)s)"), name=name, number=level)
+    return Localized(gettext_lazy("Level %(number)s"), number=level)
+
+
+def _incident_mail(incident: Incident, level_name: str) -> tuple[str, str]:
+    """Subject and body of the incident e-mail, in the active language."""
+    subject = f"[{_level_label(level_name, incident.level).render()}] {incident.title}"
     body = "\n".join(
         [
             incident.title,
             "",
-            f"Level now: {incident.level} (peak {incident.peak_level})",
+            _("Level now: %(level)s (peak %(peak)s)")
+            % {"level": incident.level, "peak": incident.peak_level},
             describe_metrics(incident.metrics),
-            f"Storm mode: {'on' if incident.storm_mode else 'off'}",
+            _("Storm mode: on") if incident.storm_mode else _("Storm mode: off"),
             "",
-            f"Open the incident: {incident_url(incident.pk)}",
+            _("Open the incident: %(url)s") % {"url": incident_url(incident.pk)},
         ]
     )
+    return subject[:200], body
+
+
+def _send_mails(incident_id: int, languages: dict[str, str], level_name: str) -> None:
+    # After commit: the mail describes what the database holds now. One message per person, so
+    # responsibles do not see each other's addresses, in each one's language (rendered once per
+    # language); a failing mail server is logged, never turned into an error of the detection
+    # run that already committed.
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if incident is None:
+        return
+    mails: dict[str, tuple[str, str]] = {}
+    for language in set(languages.values()):
+        with translation.override(language):
+            mails[language] = _incident_mail(incident, level_name)
     try:
         connection = get_connection()
         connection.send_messages(
-            [EmailMessage(subject[:200], body, None, [address]) for address in addresses]
+            [
+                EmailMessage(*mails[language], None, [address])
+                for address, language in languages.items()
+            ]
         )
     except Exception:
         logger.exception("incident e-mail for incident %s failed", incident_id)
@@ -396,12 +441,12 @@ def declare_incident(
     raises it when traffic reaches a higher level but never lowers or resolves it. Refused
     when one is open there already."""
     channel_id = channel_account.pk if channel_account is not None else None
-    _check(may_declare(user, channel_id), "declare an incident here")
+    _check(may_declare(user, channel_id), gettext_lazy("declare an incident here"))
     title = title.strip()
     if not title:
-        raise IncidentRefused("Give the incident a title.")
+        raise IncidentRefused(_("Give the incident a title."))
     if level < 1:
-        raise IncidentRefused("The level must be 1 or higher.")
+        raise IncidentRefused(_("The level must be 1 or higher."))
     now = now or timezone.now()
     with transaction.atomic():
         incident = open_incident(
@@ -413,7 +458,7 @@ def declare_incident(
             actor=_signed_in(user),
         )
         if incident is None:
-            raise IncidentRefused("An incident is already open there.")
+            raise IncidentRefused(_("An incident is already open there."))
     return incident
 
 
@@ -422,7 +467,7 @@ def set_storm_mode(
 ) -> Incident:
     """Switch storm mode on or off (STORM_ON / STORM_OFF); a repeat changes nothing. Every
     process sees the change within five seconds, this one at once."""
-    _check(may_steer(user, incident), "switch storm mode for this incident")
+    _check(may_steer(user, incident), gettext_lazy("switch storm mode for this incident"))
     now = now or timezone.now()
     with transaction.atomic():
         incident = _locked(incident)
@@ -451,9 +496,9 @@ def set_incident_lead(
 ) -> Incident:
     """Give the incident a lead (who may see it), or none; LEAD_SET event. Anyone who may
     steer it may also take the lead themselves."""
-    _check(may_steer(user, incident), "choose the lead of this incident")
+    _check(may_steer(user, incident), gettext_lazy("choose the lead of this incident"))
     if lead is not None and not (lead.is_active and may_view(lead, incident)):
-        raise IncidentRefused(f"{_name(lead)} cannot see this incident.")
+        raise IncidentRefused(_("%(name)s cannot see this incident.") % {"name": _name(lead)})
     now = now or timezone.now()
     with transaction.atomic():
         incident = _locked(incident)
@@ -476,10 +521,10 @@ def add_incident_note(
     *, user: AnyUser, incident: Incident, text: str, now: datetime | None = None
 ) -> IncidentEvent:
     """A note on the timeline (also on a resolved incident: the review after the crisis)."""
-    _check(may_note(user, incident), "add notes to this incident")
+    _check(may_note(user, incident), gettext_lazy("add notes to this incident"))
     text = text.strip()
     if not text:
-        raise IncidentRefused("The note is empty.")
+        raise IncidentRefused(_("The note is empty."))
     return IncidentEvent.objects.create(
         incident=incident,
         kind=IncidentEventKind.NOTE,
@@ -495,9 +540,9 @@ def change_incident_level(
     """Set the level by hand (one of the configured levels); raising tells the new levels'
     responsibles. Detection goes on from there: on an automatic incident it lowers the level
     again after the calm-down if traffic does not justify it."""
-    _check(may_steer(user, incident), "change the level of this incident")
+    _check(may_steer(user, incident), gettext_lazy("change the level of this incident"))
     if not EscalationLevel.objects.filter(number=level).exists() or level < 1:
-        raise IncidentRefused("There is no such escalation level.")
+        raise IncidentRefused(_("There is no such escalation level."))
     now = now or timezone.now()
     with transaction.atomic():
         incident = _locked(incident)
@@ -510,7 +555,7 @@ def resolve_incident(
 ) -> Incident:
     """Resolve the incident (RESOLVED event with the note); storm mode goes off with it. A
     repeat changes nothing."""
-    _check(may_steer(user, incident), "resolve this incident")
+    _check(may_steer(user, incident), gettext_lazy("resolve this incident"))
     now = now or timezone.now()
     with transaction.atomic():
         incident = _locked(incident)

@@ -16,6 +16,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox.access import (
@@ -206,20 +208,20 @@ class EvidenceForm(forms.Form):
     item = forms.CharField(
         required=False,
         max_length=1000,
-        label="Item",
-        help_text="A message id, the item's id on the platform, or its permalink.",
+        label=gettext_lazy("Item"),
+        help_text=gettext_lazy("A message id, the item's id on the platform, or its permalink."),
     )
-    person = forms.IntegerField(required=False, min_value=1, label="Person id")
-    since = forms.DateField(required=False, label="From (day)")
-    until = forms.DateField(required=False, label="Until (day, inclusive)")
+    person = forms.IntegerField(required=False, min_value=1, label=gettext_lazy("Person id"))
+    since = forms.DateField(required=False, label=gettext_lazy("From (day)"))
+    until = forms.DateField(required=False, label=gettext_lazy("Until (day, inclusive)"))
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("json", "JSON")], initial="json")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if not (data.get("item") or data.get("person") or data.get("since") or data.get("until")):
-            raise forms.ValidationError("Choose an item, a person or a period.")
+            raise forms.ValidationError(_("Choose an item, a person or a period."))
         if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            raise forms.ValidationError("The period ends before it starts.")
+            raise forms.ValidationError(_("The period ends before it starts."))
         return data
 
     def filters(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from channels_integrations.models import ChannelAccount
 from inbox.models import Conversation, Message, Person
@@ -46,9 +47,9 @@ class CommunityGuideline(models.Model):
 
 
 class RuleHours(models.TextChoices):
-    ANY = "", "Any time"
-    INSIDE = "inside", "Inside working hours"
-    OUTSIDE = "outside", "Outside working hours"
+    ANY = "", _("Any time")
+    INSIDE = "inside", _("Inside working hours")
+    OUTSIDE = "outside", _("Outside working hours")
 
 
 class ModerationRule(models.Model):
@@ -80,10 +81,10 @@ class ModerationRule(models.Model):
 
 
 class CaseState(models.TextChoices):
-    PENDING = "pending", "Awaiting review"
-    APPROVED = "approved", "Approved (visible)"
-    HIDDEN = "hidden", "Hide confirmed"
-    DELETED = "deleted", "Deleted"
+    PENDING = "pending", _("Awaiting review")
+    APPROVED = "approved", _("Approved (visible)")
+    HIDDEN = "hidden", _("Hide confirmed")
+    DELETED = "deleted", _("Deleted")
 
 
 class ModerationCase(models.Model):
@@ -129,18 +130,18 @@ class ModerationCase(models.Model):
 
 
 class DecisionAction(models.TextChoices):
-    FLAG = "flag", "Sent to the moderation queue"
-    SUGGEST = "suggest", "Suggested by a rule"
-    HIDE = "hide", "Hidden"
-    UNHIDE = "unhide", "Made visible again"
-    APPROVE = "approve", "Approved"
-    CONFIRM_HIDE = "confirm_hide", "Hide confirmed"
-    DELETE = "delete", "Deleted"
-    BAN = "ban", "Author banned"
-    UNBAN = "unban", "Ban lifted"
-    ALLOW = "allow", "Author allow-listed"
-    DISALLOW = "disallow", "Allow-listing lifted"
-    RULE_ACTION = "rule_action", "Rule action"
+    FLAG = "flag", _("Sent to the moderation queue")
+    SUGGEST = "suggest", _("Suggested by a rule")
+    HIDE = "hide", _("Hidden")
+    UNHIDE = "unhide", _("Made visible again")
+    APPROVE = "approve", _("Approved")
+    CONFIRM_HIDE = "confirm_hide", _("Hide confirmed")
+    DELETE = "delete", _("Deleted")
+    BAN = "ban", _("Author banned")
+    UNBAN = "unban", _("Ban lifted")
+    ALLOW = "allow", _("Author allow-listed")
+    DISALLOW = "disallow", _("Allow-listing lifted")
+    RULE_ACTION = "rule_action", _("Rule action")
 
 
 class ModerationDecision(models.Model):
@@ -211,8 +212,8 @@ class ImmutableEvidence(Exception):
 
 
 class ListKind(models.TextChoices):
-    BAN = "ban", "Banned"
-    ALLOW = "allow", "Allow-listed"
+    BAN = "ban", _("Banned")
+    ALLOW = "allow", _("Allow-listed")
 
 
 class PersonListing(models.Model):
@@ -292,8 +293,8 @@ class EscalationLevel(models.Model):
 
 
 class IncidentStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    RESOLVED = "resolved", "Resolved"
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
 
 
 class Incident(models.Model):
@@ -341,15 +342,15 @@ class Incident(models.Model):
 
 
 class IncidentEventKind(models.TextChoices):
-    OPENED = "opened", "Opened"
-    LEVEL_RAISED = "level_raised", "Level raised"
-    LEVEL_LOWERED = "level_lowered", "Level lowered"
-    STORM_ON = "storm_on", "Storm mode on"
-    STORM_OFF = "storm_off", "Storm mode off"
-    LEAD_SET = "lead_set", "Lead set"
-    NOTIFIED = "notified", "Responsibles notified"
-    NOTE = "note", "Note"
-    RESOLVED = "resolved", "Resolved"
+    OPENED = "opened", _("Opened")
+    LEVEL_RAISED = "level_raised", _("Level raised")
+    LEVEL_LOWERED = "level_lowered", _("Level lowered")
+    STORM_ON = "storm_on", _("Storm mode on")
+    STORM_OFF = "storm_off", _("Storm mode off")
+    LEAD_SET = "lead_set", _("Lead set")
+    NOTIFIED = "notified", _("Responsibles notified")
+    NOTE = "note", _("Note")
+    RESOLVED = "resolved", _("Resolved")
 
 
 class IncidentEvent(models.Model):

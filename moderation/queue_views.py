@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_integrations.models import ChannelAccount
@@ -264,7 +265,7 @@ def decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     case = get_object_or_404(visible_cases(request.user), pk=pk)
     reason = request.POST.get("reason", "").strip()[:2000]
     if action == "ban" and not reason:
-        return _refused(request, "Say why the author is banned.", 422)
+        return _refused(request, gettext("Say why the author is banned."), 422)
     try:
         if action == "ban":
             result = actions.ban_author(user=request.user, case=case, reason=reason)
@@ -304,16 +305,18 @@ class BulkForm(forms.Form):
     def clean_ids(self) -> list[int]:
         raw = [part.strip() for part in self.cleaned_data["ids"].split(",") if part.strip()]
         if not raw or not all(part.isdigit() for part in raw):
-            raise forms.ValidationError("Select at least one item.")
+            raise forms.ValidationError(gettext("Select at least one item."))
         ids = sorted({int(part) for part in raw})
         if len(ids) > BULK_LIMIT:
-            raise forms.ValidationError(f"Select at most {BULK_LIMIT} items.")
+            raise forms.ValidationError(
+                gettext("Select at most %(limit)s items.") % {"limit": BULK_LIMIT}
+            )
         return ids
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("decision") == "ban" and not (data.get("reason") or "").strip():
-            raise forms.ValidationError("Say why the authors are banned.")
+            raise forms.ValidationError(gettext("Say why the authors are banned."))
         return data
 
 
@@ -356,7 +359,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
 # --- live -----------------------------------------------------------------------------------
 
 
-def case_event(row: CaseRow, *, row_template: Any, decided_template: Any) -> dict[str, Any]:
+def case_event(
+    row: CaseRow,
+    *,
+    row_template: Any,
+    decided_template: Any,
+    languages: list[str] | None = None,
+) -> dict[str, Any]:
+    """The live event of one case, its fragments in each language in use (see inbox.live)."""
+    from inbox.live import in_languages
+
     case = row.case
     pending = case.state == CaseState.PENDING
     context = {"row": row, "may_act": True}
@@ -372,8 +384,13 @@ def case_event(row: CaseRow, *, row_template: Any, decided_template: Any) -> dic
             "severity": case.severity,
         },
         "version": row.version,
-        "html": row_template.render(context) if pending else "",
-        "decided_html": "" if pending else decided_template.render(context),
+        **in_languages(
+            lambda: {
+                "html": row_template.render(context) if pending else "",
+                "decided_html": "" if pending else decided_template.render(context),
+            },
+            languages,
+        ),
     }
 
 
@@ -382,19 +399,23 @@ def send_case_events(*, case_ids: Iterable[int]) -> None:
     queue page that may see the channel upserts or removes the row, with no request back. The
     rows carry their buttons; the page strips them where the viewer may only read. Never
     raises: the database is the truth, a reload shows it."""
-    from inbox.live import channel_group, channels_with_listeners, send_events
+    from inbox.live import channel_group, channels_with_listeners, languages_in_use, send_events
 
     try:
         cases = list(_with_row_facts(ModerationCase.objects.filter(pk__in=list(case_ids))))
         heard = channels_with_listeners({case.channel_account_id for case in cases})
         row_template = get_template("moderation/queue/_case_row.html")
         decided_template = get_template("moderation/queue/_decided_row.html")
+        languages = languages_in_use() if heard else []
         send_events(
             [
                 (
                     channel_group(case.channel_account_id),
                     case_event(
-                        case_row(case), row_template=row_template, decided_template=decided_template
+                        case_row(case),
+                        row_template=row_template,
+                        decided_template=decided_template,
+                        languages=languages,
                     ),
                 )
                 for case in cases

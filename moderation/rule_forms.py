@@ -11,6 +11,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.administration_parsing import parse_languages, parse_tag_names
@@ -92,19 +94,19 @@ class ModerationRuleForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True)
     suggest_only = forms.BooleanField(
         required=False,
-        label="Suggest only",
+        label=gettext_lazy("Suggest only"),
         help_text="Puts its suggestion in the moderation queue and does nothing else: try a new "
         "rule this way before it acts.",
     )
     stop_processing = forms.BooleanField(
         required=False,
-        label="Stop at this rule when it matches",
-        help_text="Later rules are not run for an item this rule matched.",
+        label=gettext_lazy("Stop at this rule when it matches"),
+        help_text=gettext_lazy("Later rules are not run for an item this rule matched."),
     )
     guideline_section = forms.CharField(
         max_length=200,
         required=False,
-        label="Guideline section",
+        label=gettext_lazy("Guideline section"),
         help_text="The section of the community guidelines this rule enforces, e.g. “1 Respect”; "
         "cited in the reason.",
     )
@@ -112,26 +114,30 @@ class ModerationRuleForm(forms.Form):
     # Conditions.
     keywords_any = forms.CharField(
         required=False,
-        label="Any of these words",
+        label=gettext_lazy("Any of these words"),
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="One word or phrase per line, whole words, case and umlauts ignored "
         "(Kündigung = KUENDIGUNG); a * at either end matches the rest of the word.",
     )
     keywords_all = forms.CharField(
         required=False,
-        label="All of these words",
+        label=gettext_lazy("All of these words"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line; every one must occur.",
+        help_text=gettext_lazy("One per line; every one must occur."),
     )
     regex = forms.CharField(
         required=False,
         max_length=500,
-        label="Regular expression",
+        label=gettext_lazy("Regular expression"),
         widget=forms.TextInput(attrs={"spellcheck": "false", "class": "mono"}),
-        help_text="Case ignored. A search that takes longer than 10 ms counts as no match.",
+        help_text=gettext_lazy(
+            "Case ignored. A search that takes longer than 10 ms counts as no match."
+        ),
     )
     languages = forms.CharField(
-        required=False, max_length=100, help_text="Codes separated by commas, e.g. de, en."
+        required=False,
+        max_length=100,
+        help_text=gettext_lazy("Codes separated by commas, e.g. de, en."),
     )
     sentiment = forms.ChoiceField(
         required=False, choices=[("", "Any"), *((s, s.capitalize()) for s in SENTIMENTS)]
@@ -140,82 +146,91 @@ class ModerationRuleForm(forms.Form):
         required=False,
         min_value=-1,
         max_value=1,
-        label="Sentiment score at most",
+        label=gettext_lazy("Sentiment score at most"),
         widget=forms.NumberInput(attrs={"step": "0.05", "min": "-1", "max": "1"}),
-        help_text="From -1 (very negative) to 1 (very positive), e.g. -0.5.",
+        help_text=gettext_lazy("From -1 (very negative) to 1 (very positive), e.g. -0.5."),
     )
     toxicity_min = forms.FloatField(
         required=False,
         min_value=0,
         max_value=1,
-        label="Toxicity at least",
+        label=gettext_lazy("Toxicity at least"),
         widget=forms.NumberInput(attrs=SCORE),
-        help_text="0 to 1, e.g. 0.8. Storm mode lowers every threshold by a fifth.",
+        help_text=gettext_lazy("0 to 1, e.g. 0.8. Storm mode lowers every threshold by a fifth."),
     )
     toxicity_categories = forms.MultipleChoiceField(
         required=False,
         choices=[(c, c.capitalize()) for c in TOXICITY_CATEGORIES],
         widget=CHECKBOXES,
-        label="In these categories",
-        help_text="Empty: any category.",
+        label=gettext_lazy("In these categories"),
+        help_text=gettext_lazy("Empty: any category."),
     )
     spam_min = forms.FloatField(
         required=False,
         min_value=0,
         max_value=1,
-        label="Spam score at least",
+        label=gettext_lazy("Spam score at least"),
         widget=forms.NumberInput(attrs=SCORE),
     )
     spam_signals = forms.MultipleChoiceField(
         required=False,
         choices=[(s, s.replace("_", " ").capitalize()) for s in SPAM_SIGNALS],
         widget=CHECKBOXES,
-        label="Any of these spam signals",
+        label=gettext_lazy("Any of these spam signals"),
     )
     author = forms.MultipleChoiceField(
         required=False,
-        choices=[(key, label.capitalize()) for key, label in AUTHOR_FACTS.items()],
+        choices=[(key, capfirst(label)) for key, label in AUTHOR_FACTS.items()],
         widget=CHECKBOXES,
-        label="The author is",
-        help_text="Every fact ticked must hold.",
+        label=gettext_lazy("The author is"),
+        help_text=gettext_lazy("Every fact ticked must hold."),
     )
     channel_ids = forms.ModelMultipleChoiceField(
         queryset=ChannelAccount.objects.order_by("name"),
         required=False,
         widget=CHECKBOXES,
-        label="Channels",
-        help_text="Empty: any channel.",
+        label=gettext_lazy("Channels"),
+        help_text=gettext_lazy("Empty: any channel."),
     )
     platforms = forms.MultipleChoiceField(
-        required=False, choices=Platform.choices, widget=CHECKBOXES, help_text="Empty: any."
+        required=False,
+        choices=Platform.choices,
+        widget=CHECKBOXES,
+        help_text=gettext_lazy("Empty: any."),
     )
     kinds = forms.MultipleChoiceField(
-        required=False, choices=ConversationKind.choices, widget=CHECKBOXES, help_text="Empty: any."
+        required=False,
+        choices=ConversationKind.choices,
+        widget=CHECKBOXES,
+        help_text=gettext_lazy("Empty: any."),
     )
     hours = forms.ChoiceField(
         required=False,
         choices=RuleHours.choices,
-        label="Working hours",
+        label=gettext_lazy("Working hours"),
         help_text="Of the departments that own the channel; never matches on a channel whose "
         "departments have no opening hours.",
     )
 
     # Actions.
     removal = forms.ChoiceField(
-        required=False, choices=REMOVALS, widget=forms.RadioSelect, label="The item"
+        required=False, choices=REMOVALS, widget=forms.RadioSelect, label=gettext_lazy("The item")
     )
-    queue = forms.BooleanField(required=False, label="Send to the moderation queue")
+    queue = forms.BooleanField(required=False, label=gettext_lazy("Send to the moderation queue"))
     tags = forms.CharField(
-        required=False, max_length=500, help_text="Tag names separated by commas."
+        required=False, max_length=500, help_text=gettext_lazy("Tag names separated by commas.")
     )
     department_id = forms.ModelChoiceField(
         queryset=Department.objects.order_by("name"),
         required=False,
-        label="Send to department",
-        empty_label="Leave as it is",
+        label=gettext_lazy("Send to department"),
+        empty_label=gettext_lazy("Leave as it is"),
     )
     assignee_id = _UserChoice(
-        queryset=_active_users(), required=False, label="Assign to", empty_label="Leave as it is"
+        queryset=_active_users(),
+        required=False,
+        label=gettext_lazy("Assign to"),
+        empty_label=gettext_lazy("Leave as it is"),
     )
     priority = forms.TypedChoiceField(
         choices=[("", "Leave as it is"), *Priority.choices],
@@ -229,25 +244,29 @@ class ModerationRuleForm(forms.Form):
         + [(v, label) for v, label in ConversationStatus.choices if v in RULE_STATUSES],
     )
     notify_user_ids = _UsersChoice(
-        queryset=_active_users(), required=False, widget=CHECKBOXES, label="Notify"
+        queryset=_active_users(), required=False, widget=CHECKBOXES, label=gettext_lazy("Notify")
     )
-    notify_leads = forms.BooleanField(required=False, label="Notify the channel's team leads")
+    notify_leads = forms.BooleanField(
+        required=False, label=gettext_lazy("Notify the channel's team leads")
+    )
     auto_reply_saved_reply_id = forms.ModelChoiceField(
         queryset=SavedReply.objects.order_by("title"),
         required=False,
-        label="Answer with the saved reply",
-        empty_label="No automatic answer",
-        help_text="Paused in storm mode; at most one automatic answer per conversation a day.",
+        label=gettext_lazy("Answer with the saved reply"),
+        empty_label=gettext_lazy("No automatic answer"),
+        help_text=gettext_lazy(
+            "Paused in storm mode; at most one automatic answer per conversation a day."
+        ),
     )
     require_approval = forms.BooleanField(
-        required=False, label="Replies in the conversation need a lead's approval"
+        required=False, label=gettext_lazy("Replies in the conversation need a lead's approval")
     )
     incident_level = forms.TypedChoiceField(
         choices=[("", "No incident"), *((n, f"Level {n}") for n in INCIDENT_LEVELS)],
         coerce=int,
         empty_value=None,
         required=False,
-        label="Raise an incident",
+        label=gettext_lazy("Raise an incident"),
     )
 
     def __init__(self, *args: Any, rule: ModerationRule | None = None, **kwargs: Any) -> None:
@@ -364,7 +383,7 @@ class GuidelineForm(forms.ModelForm):
         required=False,
         max_length=1000,
         assume_scheme="https",
-        label="URL",
+        label=gettext_lazy("URL"),
         help_text="Where the full guidelines are published; saved replies link it as "
         "{guidelines_url}.",
     )

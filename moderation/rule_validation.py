@@ -16,6 +16,7 @@ from typing import Any
 
 import regex  # type: ignore[import-untyped]  # no stubs in the environment
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.actions import ActionRefused
@@ -65,13 +66,14 @@ ACTION_KEYS: dict[str, str] = {
     "incident_level": "Raise an incident on the channel to this escalation level (1 … 3).",
 }
 
-AUTHOR_FACTS: dict[str, str] = {
-    "banned": "banned",
-    "allowed": "allow-listed",
-    "not_allowed": "not allow-listed",
-    "vip": "VIP",
-    "not_vip": "not a VIP",
-    "first_time": "writing for the first time",
+# How the rule list says each fact (translated when it is shown).
+AUTHOR_FACTS = {
+    "banned": gettext_lazy("banned"),
+    "allowed": gettext_lazy("allow-listed"),
+    "not_allowed": gettext_lazy("not allow-listed"),
+    "vip": gettext_lazy("VIP"),
+    "not_vip": gettext_lazy("not a VIP"),
+    "first_time": gettext_lazy("writing for the first time"),
 }
 HOURS = ("inside", "outside")
 INCIDENT_LEVELS = (1, 2, 3)

@@ -22,6 +22,7 @@ from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_integrations.models import ChannelAccount
@@ -104,7 +105,7 @@ def move_moderation_rule(*, user: AnyUser, rule: ModerationRule, direction: str)
         ordered = sorted(rows, key=lambda row: (row.position, row.pk))
         index = next((i for i, row in enumerate(ordered) if row.pk == rule.pk), None)
         if index is None:
-            raise ActionRefused("This rule was deleted in the meantime.")
+            raise ActionRefused(_("This rule was deleted in the meantime."))
         other = index - 1 if direction == "up" else index + 1
         if 0 <= other < len(ordered):
             ordered[index], ordered[other] = ordered[other], ordered[index]
@@ -315,7 +316,9 @@ def _classify_now(message: Message, classifier: Any, trial: RuleTrial) -> tuple[
         try:
             classifier = get_classifier()
         except (ImportError, AttributeError) as exc:
-            trial.classifier_missing = f"No classifier could be loaded ({exc})."
+            trial.classifier_missing = _("No classifier could be loaded (%(error)s).") % {
+                "error": exc
+            }
     if classifier is None:
         return Classification(language=message.language), None
     trial.classified_now += 1
@@ -428,7 +431,9 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"Moderation rule “{saved.name}” saved.")
+                messages.success(
+                    request, _("Moderation rule “%(name)s” saved.") % {"name": saved.name}
+                )
                 return redirect(reverse("moderation_rules:list") + f"#rule-{saved.pk}")
         return _form_page(request, form, rule, 422)
     return _form_page(request, ModerationRuleForm(rule=rule), rule, 200)
@@ -438,7 +443,7 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ModerationRule, pk=pk)
-    done = f"Moderation rule “{rule.name}” deleted."
+    done = _("Moderation rule “%(name)s” deleted.") % {"name": rule.name}
     _attempt(request, lambda: delete_moderation_rule(user=request.user, rule=rule), success=done)
     return redirect("moderation_rules:list")
 
@@ -535,7 +540,7 @@ def guideline_edit(request: HttpRequest, channel_id: int | None = None) -> HttpR
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in ("title", "summary", "text", "url")}
         save_guideline(user=request.user, channel=channel, values=values)
-        messages.success(request, "Community guidelines saved.")
+        messages.success(request, _("Community guidelines saved."))
         return redirect("moderation_rules:guidelines")
     return render(
         request,
@@ -549,7 +554,7 @@ def guideline_edit(request: HttpRequest, channel_id: int | None = None) -> HttpR
 @require_POST
 def guideline_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
     guideline = get_object_or_404(CommunityGuideline, channel_account_id=channel_id)
-    done = "The channel now follows the default guidelines."
+    done = _("The channel now follows the default guidelines.")
     _attempt(
         request, lambda: delete_guideline(user=request.user, guideline=guideline), success=done
     )

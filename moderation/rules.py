@@ -29,8 +29,10 @@ from types import MappingProxyType
 from typing import Any
 
 import regex  # type: ignore[import-untyped]  # no stubs in the environment
+from django.utils.translation import gettext
 
-from inbox.models import ConversationKind, ConversationStatus, Priority
+from channels_integrations.models import Platform
+from inbox.models import ConversationKind, ConversationStatus, Priority, Sentiment
 from inbox.routing import fold, keyword_pattern
 from inbox.team_config import TeamConfigCache
 from moderation.classifiers.base import Classification
@@ -426,75 +428,104 @@ def _listing(values: Iterable[Any]) -> str:
 
 
 def describe_conditions(conditions: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
-    """One short phrase per condition, in the order a person reads a rule."""
+    """One short phrase per condition, in the order a person reads a rule (in the active
+    language)."""
     c = conditions
     said: list[str] = []
+    either = gettext(" or ")
     if "toxicity_min" in c:
-        categories = " or ".join(c.get("toxicity_categories", ())) or "any kind"
-        said.append(f"toxicity ({categories}) at least {c['toxicity_min']:.2f}")
+        categories = either.join(c.get("toxicity_categories", ())) or gettext("any kind")
+        said.append(
+            gettext("toxicity (%(categories)s) at least %(score)s")
+            % {"categories": categories, "score": f"{c['toxicity_min']:.2f}"}
+        )
     if "spam_min" in c:
-        said.append(f"spam score at least {c['spam_min']:.2f}")
+        said.append(gettext("spam score at least %(score)s") % {"score": f"{c['spam_min']:.2f}"})
     if "spam_signals" in c:
-        said.append(f"spam signals: {' or '.join(c['spam_signals'])}")
+        signals = either.join(c["spam_signals"])
+        said.append(gettext("spam signals: %(signals)s") % {"signals": signals})
     if "sentiment" in c:
-        said.append(f"sentiment {c['sentiment']}")
+        sentiments = dict(Sentiment.choices)
+        sentiment = str(sentiments.get(c["sentiment"], c["sentiment"])).lower()
+        said.append(gettext("sentiment %(sentiment)s") % {"sentiment": sentiment})
     if "sentiment_score_max" in c:
-        said.append(f"sentiment score at most {c['sentiment_score_max']:.2f}")
+        said.append(
+            gettext("sentiment score at most %(score)s")
+            % {"score": f"{c['sentiment_score_max']:.2f}"}
+        )
     if "keywords_any" in c:
-        said.append("any of " + _listing(_quote(k) for k in c["keywords_any"][:8]))
+        words = _listing(_quote(k) for k in c["keywords_any"][:8])
+        said.append(gettext("any of %(words)s") % {"words": words})
     if "keywords_all" in c:
-        said.append("all of " + _listing(_quote(k) for k in c["keywords_all"][:8]))
+        words = _listing(_quote(k) for k in c["keywords_all"][:8])
+        said.append(gettext("all of %(words)s") % {"words": words})
     if "regex" in c:
-        said.append(f"pattern {_quote(c['regex'])}")
+        said.append(gettext("pattern %(pattern)s") % {"pattern": _quote(c["regex"])})
     if "languages" in c:
-        said.append(f"language {' or '.join(c['languages'])}")
+        said.append(gettext("language %(languages)s") % {"languages": either.join(c["languages"])})
     if "author" in c:
-        said.append("author " + " and ".join(AUTHOR_FACTS.get(a, a) for a in c["author"]))
+        facts = gettext(" and ").join(str(AUTHOR_FACTS.get(a, a)) for a in c["author"])
+        said.append(gettext("author %(facts)s") % {"facts": facts})
     if "channel_ids" in c:
         channels = (names.get(f"channel:{pk}", f"#{pk}") for pk in c["channel_ids"])
-        said.append(f"on {' or '.join(channels)}")
+        said.append(gettext("on %(where)s") % {"where": either.join(channels)})
     if "platforms" in c:
-        said.append(f"on {' or '.join(c['platforms'])}")
+        platforms = dict(Platform.choices)
+        where = either.join(str(platforms.get(p, p)) for p in c["platforms"])
+        said.append(gettext("on %(where)s") % {"where": where})
     if "kinds" in c:
+        plurals = {
+            ConversationKind.COMMENT: gettext("comments"),
+            ConversationKind.PRIVATE_MESSAGE: gettext("private messages"),
+            ConversationKind.MENTION: gettext("mentions"),
+            ConversationKind.EMAIL: gettext("e-mails"),
+        }
         kinds = dict(ConversationKind.choices)
-        said.append(" or ".join(str(kinds.get(k, k)).lower() for k in c["kinds"]) + "s")
+        said.append(either.join(plurals.get(k) or str(kinds.get(k, k)).lower() for k in c["kinds"]))
     if "hours" in c:
-        said.append(f"{c['hours']} working hours")
+        said.append(gettext("%(hours)s working hours") % {"hours": c["hours"]})
     return said
 
 
 def describe_actions(actions: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
-    """One short phrase per action."""
+    """One short phrase per action (in the active language)."""
     a = actions
     said: list[str] = []
     if a.get("delete"):
-        said.append("delete on the platform")
+        said.append(gettext("delete on the platform"))
     if a.get("hide"):
-        said.append("hide on the platform")
+        said.append(gettext("hide on the platform"))
     if a.get("queue"):
-        said.append("send to the moderation queue")
+        said.append(gettext("send to the moderation queue"))
     if a.get("tags"):
-        said.append("tag " + _listing(a["tags"]))
+        said.append(gettext("tag %(tags)s") % {"tags": _listing(a["tags"])})
     if "department_id" in a:
-        said.append("send to " + names.get(f"department:{a['department_id']}", "a department"))
+        where = names.get(f"department:{a['department_id']}") or gettext("a department")
+        said.append(gettext("send to %(department)s") % {"department": where})
     if "assignee_id" in a:
-        said.append("assign to " + names.get(f"user:{a['assignee_id']}", "someone"))
+        who = names.get(f"user:{a['assignee_id']}") or gettext("someone")
+        said.append(gettext("assign to %(name)s") % {"name": who})
     if "priority" in a:
-        said.append(f"priority {Priority(a['priority']).label.lower()}")
+        priority = str(Priority(a["priority"]).label).lower()
+        said.append(gettext("priority %(priority)s") % {"priority": priority})
     if "status" in a:
-        said.append(f"status {ConversationStatus(a['status']).label.lower()}")
+        status = str(ConversationStatus(a["status"]).label).lower()
+        said.append(gettext("status %(status)s") % {"status": status})
     if a.get("notify_user_ids"):
         people = (names.get(f"user:{pk}", f"#{pk}") for pk in a["notify_user_ids"])
-        said.append("notify " + _listing(people))
+        said.append(gettext("notify %(people)s") % {"people": _listing(people)})
     if a.get("notify_leads"):
-        said.append("notify the leads")
+        said.append(gettext("notify the leads"))
     if "auto_reply_saved_reply_id" in a:
-        reply = names.get(f"saved_reply:{a['auto_reply_saved_reply_id']}", "a saved reply")
-        said.append(f"answer with “{reply}”")
+        key = f"saved_reply:{a['auto_reply_saved_reply_id']}"
+        reply = names.get(key) or gettext("a saved reply")
+        said.append(gettext("answer with “%(reply)s”") % {"reply": reply})
     if a.get("require_approval"):
-        said.append("replies need approval")
+        said.append(gettext("replies need approval"))
     if "incident_level" in a:
-        said.append(f"raise an incident to level {a['incident_level']}")
+        said.append(
+            gettext("raise an incident to level %(level)s") % {"level": a["incident_level"]}
+        )
     return said
 
 
@@ -507,15 +538,24 @@ def describe_rule(rule: ModerationRule, names: Mapping[str, str] | None = None) 
     actions, action_errors = keyed_action_errors(rule.actions or {})
     sentences: list[str] = []
     if condition_errors or action_errors:
+        problems = " ".join(message for _key, message in condition_errors + action_errors)
         sentences.append(
-            "Not run, the stored rule is not valid: "
-            + " ".join(message for _, message in condition_errors + action_errors)
+            gettext("Not run, the stored rule is not valid: %(problems)s") % {"problems": problems}
         )
     when = describe_conditions(conditions, names)
     then = describe_actions(actions, names)
-    sentences.append("When " + (", and ".join(when) if when else "anything arrives") + ",")
+    if when:
+        conditions_text = gettext(", and ").join(when)
+        sentences.append(gettext("When %(conditions)s,") % {"conditions": conditions_text})
+    else:
+        sentences.append(gettext("When anything arrives,"))
     if not then:
-        then = ["skip the later rules"] if rule.stop_processing else ["nothing"]
-    suggested = " (suggested only: a moderator decides)" if rule.suggest_only else ""
-    sentences.append("then " + ", ".join(then) + suggested + ".")
+        then = [gettext("skip the later rules")] if rule.stop_processing else [gettext("nothing")]
+    if rule.suggest_only:
+        sentences.append(
+            gettext("then %(actions)s (suggested only: a moderator decides).")
+            % {"actions": ", ".join(then)}
+        )
+    else:
+        sentences.append(gettext("then %(actions)s.") % {"actions": ", ".join(then)})
     return sentences

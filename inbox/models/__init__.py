@@ -10,6 +10,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from channels_integrations.models import ChannelAccount, Platform
 
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 
 
 class AssignmentStrategy(models.TextChoices):
-    MANUAL = "manual", "Manual (leads assign)"
-    ROUND_ROBIN = "round_robin", "Round-robin"
-    LEAST_LOADED = "least_loaded", "Least loaded"
+    MANUAL = "manual", _("Manual (leads assign)")
+    ROUND_ROBIN = "round_robin", _("Round-robin")
+    LEAST_LOADED = "least_loaded", _("Least loaded")
 
 
 class Department(models.Model):
@@ -60,9 +61,9 @@ class Department(models.Model):
 class MembershipRole(models.TextChoices):
     """A user's role in one department (admins are superusers and need no membership)."""
 
-    LEAD = "lead", "Team lead"
-    AGENT = "agent", "Agent"
-    OBSERVER = "observer", "Observer (read-only)"
+    LEAD = "lead", _("Team lead")
+    AGENT = "agent", _("Agent")
+    OBSERVER = "observer", _("Observer (read-only)")
 
 
 # Roles that may change things in a department's conversations (observers only read).
@@ -111,10 +112,10 @@ class Tag(models.Model):
 
 
 class Stance(models.TextChoices):
-    NONE = "", "—"
-    SKEPTIC = "skeptic", "Skeptic"
-    EXPERIENCED_CUSTOMER = "experienced_customer", "Experienced customer"
-    CRITIC = "critic", "Critic"
+    NONE = "", _("—")
+    SKEPTIC = "skeptic", _("Skeptic")
+    EXPERIENCED_CUSTOMER = "experienced_customer", _("Experienced customer")
+    CRITIC = "critic", _("Critic")
 
 
 class Person(models.Model):
@@ -210,26 +211,26 @@ class Contact(models.Model):
 
 
 class ConversationKind(models.TextChoices):
-    MENTION = "mention", "Mention"
-    COMMENT = "comment", "Comment"
-    PRIVATE_MESSAGE = "private_message", "Private message"
-    EMAIL = "email", "E-mail"
+    MENTION = "mention", _("Mention")
+    COMMENT = "comment", _("Comment")
+    PRIVATE_MESSAGE = "private_message", _("Private message")
+    EMAIL = "email", _("E-mail")
 
 
 class ConversationStatus(models.TextChoices):
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    SNOOZED = "snoozed", "Snoozed"
-    RESOLVED = "resolved", "Resolved"
-    IGNORED = "ignored", "Ignored"
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    SNOOZED = "snoozed", _("Snoozed")
+    RESOLVED = "resolved", _("Resolved")
+    IGNORED = "ignored", _("Ignored")
 
 
 class Sentiment(models.TextChoices):
-    NONE = "", "—"
-    NEGATIVE = "negative", "Negative"
-    NEUTRAL = "neutral", "Neutral"
-    POSITIVE = "positive", "Positive"
+    NONE = "", _("—")
+    NEGATIVE = "negative", _("Negative")
+    NEUTRAL = "neutral", _("Neutral")
+    POSITIVE = "positive", _("Positive")
 
 
 # What "needs work": queues show these unless a status filter says otherwise.
@@ -237,10 +238,10 @@ OPEN_WORK = (ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus
 
 
 class Priority(models.IntegerChoices):
-    LOW = 0, "Low"
-    NORMAL = 1, "Normal"
-    HIGH = 2, "High"
-    URGENT = 3, "Urgent"
+    LOW = 0, _("Low")
+    NORMAL = 1, _("Normal")
+    HIGH = 2, _("High")
+    URGENT = 3, _("Urgent")
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -390,15 +391,15 @@ class Conversation(models.Model):
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
 
 
 class PlatformState(models.TextChoices):
-    VISIBLE = "visible", "Visible"
-    HIDDEN = "hidden", "Hidden"
-    DELETED = "deleted", "Deleted"
-    HELD = "held", "Held for review"
+    VISIBLE = "visible", _("Visible")
+    HIDDEN = "hidden", _("Hidden")
+    DELETED = "deleted", _("Deleted")
+    HELD = "held", _("Held for review")
 
 
 class Message(models.Model):
@@ -470,23 +471,23 @@ class Message(models.Model):
 
 
 class OutboundKind(models.TextChoices):
-    REPLY = "reply", "Reply"
-    PRIVATE_REPLY = "private_reply", "Private reply"
-    HIDE = "hide", "Hide"
-    UNHIDE = "unhide", "Unhide"
-    DELETE = "delete", "Delete"
-    LIKE = "like", "Like"
-    BAN = "ban", "Ban author"
+    REPLY = "reply", _("Reply")
+    PRIVATE_REPLY = "private_reply", _("Private reply")
+    HIDE = "hide", _("Hide")
+    UNHIDE = "unhide", _("Unhide")
+    DELETE = "delete", _("Delete")
+    LIKE = "like", _("Like")
+    BAN = "ban", _("Ban author")
 
 
 class OutboundState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    REJECTED = "rejected", "Rejected by the reviewer"
+    DRAFT = "draft", _("Draft")
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected by the reviewer")
 
 
 class OutboundAction(models.Model):
@@ -555,33 +556,33 @@ class OutboundAction(models.Model):
 
 
 class EventKind(models.TextChoices):
-    CONVERSATION_CREATED = "conversation_created", "Conversation started"
-    MESSAGE_RECEIVED = "message_received", "Message received"
-    REPLY_QUEUED = "reply_queued", "Reply queued"
-    REPLY_SENT = "reply_sent", "Reply sent"
-    REPLY_FAILED = "reply_failed", "Reply failed"
-    REPLY_RETRIED = "reply_retried", "Reply retried"
-    STATUS_CHANGED = "status_changed", "Status changed"
-    ACTION_QUEUED = "action_queued", "Action queued"
-    ACTION_DONE = "action_done", "Action done on the platform"
-    ACTION_FAILED = "action_failed", "Action failed"
-    MESSAGE_EDITED = "message_edited", "Edited by its author"
-    MESSAGE_STATE_CHANGED = "message_state_changed", "Platform state changed"
-    REPLY_RECONCILED = "reply_reconciled", "Reply found on the platform"
-    ASSIGNED = "assigned", "Assigned"
-    PRIORITY_CHANGED = "priority_changed", "Priority changed"
-    TAGS_CHANGED = "tags_changed", "Tags changed"
-    NOTE_ADDED = "note_added", "Internal note"
-    REPLY_TAKEN_OVER = "reply_taken_over", "Took over the reply"
-    ROUTED = "routed", "Routed by a rule"
-    APPROVAL_REQUESTED = "approval_requested", "Reply awaits approval"
-    REPLY_APPROVED = "reply_approved", "Reply approved"
-    REPLY_REJECTED = "reply_rejected", "Reply rejected"
-    SLA_BREACHED = "sla_breached", "SLA target missed"
-    CONSULT_REQUESTED = "consult_requested", "Advice requested"
-    CONSULT_ANSWERED = "consult_answered", "Advice received"
-    CONSULT_WITHDRAWN = "consult_withdrawn", "Advice request withdrawn"
-    MODERATED = "moderated", "Moderation decision"
+    CONVERSATION_CREATED = "conversation_created", _("Conversation started")
+    MESSAGE_RECEIVED = "message_received", _("Message received")
+    REPLY_QUEUED = "reply_queued", _("Reply queued")
+    REPLY_SENT = "reply_sent", _("Reply sent")
+    REPLY_FAILED = "reply_failed", _("Reply failed")
+    REPLY_RETRIED = "reply_retried", _("Reply retried")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    ACTION_QUEUED = "action_queued", _("Action queued")
+    ACTION_DONE = "action_done", _("Action done on the platform")
+    ACTION_FAILED = "action_failed", _("Action failed")
+    MESSAGE_EDITED = "message_edited", _("Edited by its author")
+    MESSAGE_STATE_CHANGED = "message_state_changed", _("Platform state changed")
+    REPLY_RECONCILED = "reply_reconciled", _("Reply found on the platform")
+    ASSIGNED = "assigned", _("Assigned")
+    PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+    TAGS_CHANGED = "tags_changed", _("Tags changed")
+    NOTE_ADDED = "note_added", _("Internal note")
+    REPLY_TAKEN_OVER = "reply_taken_over", _("Took over the reply")
+    ROUTED = "routed", _("Routed by a rule")
+    APPROVAL_REQUESTED = "approval_requested", _("Reply awaits approval")
+    REPLY_APPROVED = "reply_approved", _("Reply approved")
+    REPLY_REJECTED = "reply_rejected", _("Reply rejected")
+    SLA_BREACHED = "sla_breached", _("SLA target missed")
+    CONSULT_REQUESTED = "consult_requested", _("Advice requested")
+    CONSULT_ANSWERED = "consult_answered", _("Advice received")
+    CONSULT_WITHDRAWN = "consult_withdrawn", _("Advice request withdrawn")
+    MODERATED = "moderated", _("Moderation decision")
 
 
 class ConversationEvent(models.Model):
@@ -627,8 +628,8 @@ class Note(models.Model):
 class Tone(models.TextChoices):
     """How a brand addresses people; German makes the choice explicit ("Du" or "Sie")."""
 
-    DU = "du", "Du (informal)"
-    SIE = "sie", "Sie (formal)"
+    DU = "du", _("Du (informal)")
+    SIE = "sie", _("Sie (formal)")
 
 
 class SavedReply(models.Model):
@@ -725,17 +726,17 @@ class SavedView(models.Model):
 
 
 class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", "Assigned to me"
-    MENTIONED = "mentioned", "Mentioned in a note"
-    NEW_ITEM = "new_item", "New item in my queues"
-    SLA_WARNING = "sla_warning", "SLA warning"
-    SEND_FAILED = "send_failed", "Failed send"
-    SLA_BREACH = "sla_breach", "SLA breached"
-    APPROVAL_REQUESTED = "approval_requested", "Reply awaits my approval"
-    REPLY_REVIEWED = "reply_reviewed", "My reply was approved or rejected"
-    CONSULT_ANSWERED = "consult_answered", "Advice received"
-    MODERATION = "moderation", "Item flagged for moderation"
-    INCIDENT = "incident", "Incident level changed"
+    ASSIGNED = "assigned", _("Assigned to me")
+    MENTIONED = "mentioned", _("Mentioned in a note")
+    NEW_ITEM = "new_item", _("New item in my queues")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SEND_FAILED = "send_failed", _("Failed send")
+    SLA_BREACH = "sla_breach", _("SLA breached")
+    APPROVAL_REQUESTED = "approval_requested", _("Reply awaits my approval")
+    REPLY_REVIEWED = "reply_reviewed", _("My reply was approved or rejected")
+    CONSULT_ANSWERED = "consult_answered", _("Advice received")
+    MODERATION = "moderation", _("Item flagged for moderation")
+    INCIDENT = "incident", _("Incident level changed")
 
 
 class Notification(models.Model):
@@ -773,9 +774,9 @@ def _all_notification_kinds() -> list[str]:
 
 
 class Availability(models.TextChoices):
-    ONLINE = "online", "Online"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    ONLINE = "online", _("Online")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 class AgentPreferences(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from channels_integrations.models import ChannelAccount
 from inbox.models import Conversation, Department, Note, Tag
@@ -51,10 +52,10 @@ class DepartmentHoliday(models.Model):
 
 
 class AuthorCondition(models.TextChoices):
-    ANY = "", "Anyone"
-    VIP = "vip", "A VIP"
-    CRITIC = "critic", "A known critic"
-    FIRST_TIME = "first_time", "Writing for the first time"
+    ANY = "", _("Anyone")
+    VIP = "vip", _("A VIP")
+    CRITIC = "critic", _("A known critic")
+    FIRST_TIME = "first_time", _("Writing for the first time")
 
 
 class RoutingRule(models.Model):
@@ -101,9 +102,9 @@ class RoutingRule(models.Model):
 
 
 class SlaKind(models.TextChoices):
-    FIRST_RESPONSE = "first_response", "First response"
-    NEXT_RESPONSE = "next_response", "Next response"
-    RESOLUTION = "resolution", "Resolution"
+    FIRST_RESPONSE = "first_response", _("First response")
+    NEXT_RESPONSE = "next_response", _("Next response")
+    RESOLUTION = "resolution", _("Resolution")
 
 
 class SlaPolicy(models.Model):

@@ -8,11 +8,15 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from channels_integrations.text import safe_http_url
 from inbox.actions import CAPABILITY_FOR, unavailable_reason
 from inbox.models import (
     ConversationEvent,
+    ConversationStatus,
     Direction,
     EventKind,
     Message,
@@ -28,22 +32,22 @@ register = template.Library()
 @dataclass(frozen=True)
 class OfferedAction:
     kind: str
-    label: str
+    label: str | Promise
     # Asked before it is sent: destructive and irreversible actions.
-    confirm: str = ""
+    confirm: str | Promise = ""
 
 
-_LABELS = {
-    OutboundKind.LIKE: ("Like", ""),
-    OutboundKind.HIDE: ("Hide", ""),
-    OutboundKind.UNHIDE: ("Unhide", ""),
+_LABELS: dict[str, tuple[str | Promise, str | Promise]] = {
+    OutboundKind.LIKE: (pgettext_lazy("action on an item", "Like"), ""),
+    OutboundKind.HIDE: (gettext_lazy("Hide"), ""),
+    OutboundKind.UNHIDE: (gettext_lazy("Unhide"), ""),
     OutboundKind.DELETE: (
-        "Delete",
-        "Delete this item on the platform? This cannot be undone there.",
+        gettext_lazy("Delete"),
+        gettext_lazy("Delete this item on the platform? This cannot be undone there."),
     ),
     OutboundKind.BAN: (
-        "Remove and ban author",
-        "Remove this item and ban its author on the platform?",
+        gettext_lazy("Remove and ban author"),
+        gettext_lazy("Remove this item and ban its author on the platform?"),
     ),
 }
 
@@ -99,19 +103,28 @@ def depth_class(level: int) -> str:
 
 
 def _routed_summary(data: dict[str, Any]) -> str:
-    rules = ", ".join(str(name) for name in data.get("rules", [])) or "a rule"
+    rules = ", ".join(str(name) for name in data.get("rules", [])) or _("a rule")
     parts = []
-    for key in ("department", "assignee"):
-        if data.get(f"{key}_name"):
-            parts.append(f"{key} {data[f'{key}_name']}")
+    if data.get("department_name"):
+        parts.append(_("department %(name)s") % {"name": data["department_name"]})
+    if data.get("assignee_name"):
+        parts.append(_("assignee %(name)s") % {"name": data["assignee_name"]})
     if data.get("priority") is not None:
-        labels: dict[Any, str] = dict(Priority.choices)
-        parts.append(f"priority {labels.get(data['priority'], data['priority'])}")
+        labels: dict[Any, str | Promise] = dict(Priority.choices)
+        priority = labels.get(data["priority"], data["priority"])
+        parts.append(_("priority %(priority)s") % {"priority": priority})
     if data.get("tags"):
-        parts.append("tags " + ", ".join(str(tag) for tag in data["tags"]))
-    text = f"Routed by {rules}" + (": " + "; ".join(parts) if parts else "")
+        tags = ", ".join(str(tag) for tag in data["tags"])
+        parts.append(_("tags %(tags)s") % {"tags": tags})
+    if parts:
+        text = _("Routed by %(rules)s: %(changes)s") % {
+            "rules": rules,
+            "changes": "; ".join(parts),
+        }
+    else:
+        text = _("Routed by %(rules)s") % {"rules": rules}
     for skipped in data.get("skipped", []):
-        text += f" (skipped: {skipped})"
+        text += " " + _("(skipped: %(reason)s)") % {"reason": skipped}
     return text
 
 
@@ -120,10 +133,19 @@ def _moderated_summary(data: dict[str, Any]) -> str:
 
     action = str(data.get("action", ""))
     label = str(DecisionAction(action).label) if action in DecisionAction.values else action
-    text = f"Moderation: {label}" + (" automatically" if data.get("automatic") else "")
+    if data.get("automatic"):
+        text = _("Moderation: %(action)s automatically") % {"action": label}
+    else:
+        text = _("Moderation: %(action)s") % {"action": label}
     if data.get("rule"):
-        text += f" (rule: {data['rule']})"
+        text += " " + _("(rule: %(rule)s)") % {"rule": data["rule"]}
     return text
+
+
+def _status_label(value: Any) -> str:
+    # Lower case inside the sentence ("Status open → pending", "Status offen → wartend").
+    labels: dict[Any, str | Promise] = dict(ConversationStatus.choices)
+    return str(labels.get(value, value if value is not None else "?")).lower()
 
 
 @register.simple_tag
@@ -132,44 +154,53 @@ def event_summary(event: ConversationEvent) -> str:
     data = event.data or {}
     kind = event.kind
     if kind == EventKind.STATUS_CHANGED:
-        text = f"Status {data.get('before', '?')} → {data.get('after', '?')}"
+        text = _("Status %(before)s → %(after)s") % {
+            "before": _status_label(data.get("before")),
+            "after": _status_label(data.get("after")),
+        }
         if data.get("snoozed_until"):
-            text += f" until {str(data['snoozed_until'])[:16].replace('T', ' ')}"
+            until = str(data["snoozed_until"])[:16].replace("T", " ")
+            text += " " + _("until %(time)s") % {"time": until}
         if data.get("reason"):
             text += f" ({data['reason']})"
         return text
     if kind == EventKind.ASSIGNED:
-        who = data.get("assignee_name") or "nobody"
-        text = f"Assigned to {who}"
+        who = data.get("assignee_name") or _("nobody")
         if data.get("department_name"):
-            text += f", department {data['department_name']}"
+            text = _("Assigned to %(name)s, department %(department)s") % {
+                "name": who,
+                "department": data["department_name"],
+            }
+        else:
+            text = _("Assigned to %(name)s") % {"name": who}
         if data.get("reason"):
             text += f" ({data['reason']})"
         return text
     if kind == EventKind.ROUTED:
         return _routed_summary(data)
     if kind == EventKind.PRIORITY_CHANGED:
-        labels: dict[Any, str] = dict(Priority.choices)
-        return (
-            f"Priority {labels.get(data.get('before'), '?')} → {labels.get(data.get('after'), '?')}"
-        )
+        labels: dict[Any, str | Promise] = dict(Priority.choices)
+        return _("Priority %(before)s → %(after)s") % {
+            "before": labels.get(data.get("before"), "?"),
+            "after": labels.get(data.get("after"), "?"),
+        }
     if kind == EventKind.TAGS_CHANGED:
         parts = []
         if data.get("added"):
-            parts.append("added " + ", ".join(data["added"]))
+            parts.append(_("added %(tags)s") % {"tags": ", ".join(data["added"])})
         if data.get("removed"):
-            parts.append("removed " + ", ".join(data["removed"]))
-        return "Tags: " + "; ".join(parts)
+            parts.append(_("removed %(tags)s") % {"tags": ", ".join(data["removed"])})
+        return _("Tags: %(changes)s") % {"changes": "; ".join(parts)}
     if kind == EventKind.REPLY_APPROVED:
-        return "Reply approved with changes" if data.get("edited") else "Reply approved"
+        return _("Reply approved with changes") if data.get("edited") else _("Reply approved")
     if kind == EventKind.REPLY_REJECTED:
-        return f"Reply rejected: {data.get('note', '')}"
+        return _("Reply rejected: %(note)s") % {"note": data.get("note", "")}
     if kind == EventKind.CONSULT_REQUESTED:
-        return f"Advice requested from {data.get('expert', '?')}"
+        return _("Advice requested from %(expert)s") % {"expert": data.get("expert", "?")}
     if kind == EventKind.CONSULT_ANSWERED:
-        return f"Advice received from {data.get('expert', '?')}"
+        return _("Advice received from %(expert)s") % {"expert": data.get("expert", "?")}
     if kind == EventKind.CONSULT_WITHDRAWN:
-        return f"Advice request to {data.get('expert', '?')} withdrawn"
+        return _("Advice request to %(expert)s withdrawn") % {"expert": data.get("expert", "?")}
     if kind == EventKind.MODERATED:
         return _moderated_summary(data)
     label = str(EventKind(kind).label) if kind in EventKind.values else kind
@@ -187,8 +218,8 @@ def reply_offers(message: Message) -> list[OfferedAction]:
         return []
     offers = []
     for kind, label in (
-        (OutboundKind.REPLY, "Reply"),
-        (OutboundKind.PRIVATE_REPLY, "Private reply"),
+        (OutboundKind.REPLY, _("Reply")),
+        (OutboundKind.PRIVATE_REPLY, _("Private reply")),
     ):
         if not unavailable_reason(message, kind):
             offers.append(OfferedAction(kind, label))

@@ -9,6 +9,20 @@
 (function () {
   "use strict";
 
+  // The Django JavaScript catalog (/jsi18n/) defines gettext; without it, English.
+  function gettext(text) { return window.gettext ? window.gettext(text) : text; }
+
+  // An event's fragments are in the site's language, with the other languages connected
+  // browsers read under "i18n" (rendered once per language, never per browser): this page
+  // takes the variant of the language it was rendered in.
+  function localized(event) {
+    const variants = event && event.i18n;
+    if (!variants) return event;
+    const lang = (document.documentElement.lang || "").toLowerCase();
+    const own = variants[lang] || variants[lang.split("-")[0]];
+    return own ? Object.assign({}, event, own) : event;
+  }
+
   function fragment(html) {
     const template = document.createElement("template");
     template.innerHTML = html.trim();
@@ -225,7 +239,7 @@
     if (workspace) workspace.classList.toggle("has-conversation", Boolean(id));
   }
 
-  let liveState = ["off", "Offline"];
+  let liveState = ["off", gettext("Offline")];
 
   function setState(state, label) {
     liveState = [state, label];
@@ -261,14 +275,14 @@
       socket = new WebSocket(scheme + location.host + workspace.dataset.liveUrl);
       socket.addEventListener("open", function () {
         attempts = 0;
-        setState("connected", "Live");
+        setState("connected", gettext("Live"));
         if (connectedBefore) resync();
         connectedBefore = true;
         document.dispatchEvent(new CustomEvent("inbox:connected"));
       });
       socket.addEventListener("message", function (message) {
         let event;
-        try { event = JSON.parse(message.data); } catch (error) { return; }
+        try { event = localized(JSON.parse(message.data)); } catch (error) { return; }
         if (event.type === "conversation.changed") {
           updateCounts(event);
           upsertRow(event);
@@ -283,8 +297,8 @@
       });
       socket.addEventListener("close", function (closed) {
         socket = null;
-        if (closed.code === 4401) { setState("offline", "Signed out"); return; }
-        setState("offline", "Reconnecting…");
+        if (closed.code === 4401) { setState("offline", gettext("Signed out")); return; }
+        setState("offline", gettext("Reconnecting…"));
         attempts += 1;
         const delay = Math.min(30000, 500 * 2 ** Math.min(attempts, 6)) * (0.75 + Math.random() / 2);
         window.setTimeout(connect, delay);
@@ -313,7 +327,7 @@
     if (!controls) return;
     const conversation = controls.closest(".conversation");
     const slot = controls.querySelector(".review-error") || (conversation && conversation.querySelector(".control-error"));
-    if (slot) slot.textContent = (event.detail.xhr.responseText || "That did not work.").replace(/<[^>]*>/g, "").trim();
+    if (slot) slot.textContent = (event.detail.xhr.responseText || gettext("That did not work.")).replace(/<[^>]*>/g, "").trim();
   });
 
   // Opening a conversation keeps the list's queue and filters in the address, so a reload
@@ -340,7 +354,7 @@
     }
   });
 
-  window.inboxLive = { upsertInto: upsertInto, send: send, matches: matches };
+  window.inboxLive = { upsertInto: upsertInto, send: send, matches: matches, localized: localized };
   document.addEventListener("DOMContentLoaded", function () {
     const workspace = document.querySelector("[data-live-url]");
     markSelected();
