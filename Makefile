@@ -65,7 +65,7 @@ pytest: $(VENV)/.dev
 		$(BIN)/pytest -q -p no:cacheprovider tests/inbox/test_ingest.py tests/channels_integrations/test_polling.py \
 			tests/inbox/test_workspace_list.py tests/inbox/test_conversation_actions.py \
 			tests/moderation/test_pipeline.py tests/moderation/test_crisis.py \
-			tests/moderation/test_moderation_queue.py
+			tests/moderation/test_moderation_queue.py tests/inbox/test_reports.py
 
 ## make messages: extract every marked string into the catalogs and compile them (needs GNU gettext)
 messages: $(VENV)/.dev

@@ -701,6 +701,10 @@ CONVERSATION_COLUMNS = [
     "message_count",
     "created_at",
     "updated_at",
+    # The model's defaults (Django keeps them in Python, so COPY must give them).
+    "awaiting_approval",
+    "requires_approval",
+    "sla_paused_remaining",
 ]
 MESSAGE_COLUMNS = [
     "conversation_id",
@@ -953,6 +957,9 @@ def _load_conversations(
                 str(count),
                 _stamp(created),
                 _stamp(last),
+                "f",
+                "f",
+                "{}",
             ]
         )
         events.add(

@@ -51,6 +51,13 @@ OBJECT_TYPES = {
     "evidence_export": _("Evidence export"),
     "moderation_rule": _("Moderation rule"),
     "guideline": _("Community guidelines"),
+    "webhook": _("Webhook"),
+    "api_token": _("API token"),
+    "person_export": _("Personal data export"),
+    "person_erasure": _("Erasure of a person"),
+    "retention_policy": _("Retention policy"),
+    "retention_run": _("Retention run"),
+    "audit_export": _("Audit log export"),
 }
 _TYPE_OF_MODEL: dict[str, str] = {
     "inbox.department": "department",
@@ -73,6 +80,8 @@ _REFERENCES: dict[str, str] = {
     "set_assignee": "user",
     "user": "user",
     "add_tags": "tag",
+    "channel": "channel",
+    "channel_account": "channel",
 }
 
 # Labels for keys whose field name reads badly in the log.
@@ -85,6 +94,7 @@ KEY_LABELS = {
     "next_response_minutes": _("next response (minutes)"),
     "resolution_minutes": _("resolution (minutes)"),
     "warn_before_minutes": _("warn before (minutes)"),
+    "signing_secret": _("signing secret"),
 }
 
 
@@ -135,7 +145,7 @@ def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return values
 
 
-def _actor_name(actor: AnyUser | None) -> str:
+def actor_name(actor: AnyUser | None) -> str:
     if actor is None or not actor.is_authenticated:
         return ""
     full_name: str = getattr(actor, "get_full_name", lambda: "")()
@@ -185,7 +195,7 @@ def record(
         object_type = instance_or_type
     return AuditEntry.objects.create(
         actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
-        actor_name=_actor_name(actor)[:200],
+        actor_name=actor_name(actor)[:200],
         action=action,
         object_type=object_type[:60],
         object_id=object_id[:60],
@@ -311,15 +321,19 @@ CSV_HEADER = [
 ]
 
 
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts with one of these as a formula; object names can
-    # come from a platform (a channel's name), so they are made plain text.
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def csv_cell(value: Any) -> str:
+    """`value` as a CSV cell a spreadsheet shows as text.
+
+    A spreadsheet runs a cell that starts with one of these as a formula, and names and texts
+    come from platforms (strangers), so such a cell gets a leading apostrophe.
+    """
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
-class _Echo:
+class EchoWriter:
     """A file-like object whose write returns the line, for streaming csv.writer output."""
 
     def write(self, value: str) -> str:
@@ -328,17 +342,17 @@ class _Echo:
 
 def csv_lines(entries: QuerySet[AuditEntry]) -> Iterator[str]:
     """The entries as CSV lines (header first), read in chunks so a long log streams."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(EchoWriter())
     yield writer.writerow(CSV_HEADER)
     for entry in entries.iterator(chunk_size=500):
         yield writer.writerow(
             [
                 entry.created_at.isoformat(),
-                _cell(entry.actor_name),
+                csv_cell(entry.actor_name),
                 entry.action,
                 entry.object_type,
                 entry.object_id,
-                _cell(entry.object_repr),
+                csv_cell(entry.object_repr),
                 json.dumps(entry.before, ensure_ascii=False, sort_keys=True),
                 json.dumps(entry.after, ensure_ascii=False, sort_keys=True),
             ]

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
@@ -33,6 +33,7 @@ from channels_integrations.models import ChannelAccount, SkippedItem
 from channels_integrations.text import preview, safe_http_url
 from inbox.actions import record_reply_on_platform
 from inbox.assignment import reassign_reopened
+from inbox.data_protection.erasure import ERASED_PREFIX
 from inbox.live import publish_changes_on_commit
 from inbox.models import (
     Contact,
@@ -150,7 +151,8 @@ class _PageIngest:
                 external_id__in={item.external_id for item in ordered}
                 | {update.external_id for update in updates}
                 | {item.parent_external_id for item in ordered if item.parent_external_id},
-            ).only(
+            )
+            .only(
                 "id",
                 "conversation_id",
                 "external_id",
@@ -160,6 +162,14 @@ class _PageIngest:
                 "edited_at",
                 "platform_state_changed_at",
                 "direction",
+            )
+            # Erased or anonymized texts stay so when the platform sends the item again.
+            .annotate(
+                scrubbed=ExpressionWrapper(
+                    Q(contact__external_id__startswith=ERASED_PREFIX)
+                    | Q(conversation__anonymized_at__gte=F("sent_at")),
+                    output_field=BooleanField(),
+                )
             )
         }
         self.conversation_of = {key: message.conversation_id for key, message in known.items()}
@@ -206,6 +216,7 @@ class _PageIngest:
                 and text != message.text
                 and message.direction == Direction.INBOUND
                 and message.platform_state != PlatformState.DELETED
+                and not getattr(message, "scrubbed", False)
             ):
                 history = list(message.edit_history or [])
                 history.append({"text": message.text, "replaced_at": self.now.isoformat()})

@@ -21,13 +21,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from channels_integrations.text import safe_http_url
 from inbox import persons
-from inbox.access import AccessDenied, ReadOnly
+from inbox.access import AccessDenied, ReadOnly, can_administer
 from inbox.actions import ActionRefused
 from inbox.models import OPEN_WORK, Contact, Conversation, Person, PersonMerge, Stance
 
@@ -103,6 +103,7 @@ def _common_context(request: HttpRequest, person: Person) -> dict[str, Any]:
             initial={"vip": person.vip, "blocked": person.blocked, "stance": person.stance}
         ),
         "stance_choices": Stance.choices,
+        "can_handle_privacy": can_administer(request.user),
     }
 
 
@@ -355,7 +356,11 @@ def assign_open_to_me(request: HttpRequest, pk: int) -> HttpResponse:
     if not changed:
         notice = _("Nothing to assign: their open conversations are already yours.")
     else:
-        notice = _("Assigned %(count)d open conversation(s) to you.") % {"count": len(changed)}
+        notice = ngettext(
+            "Assigned %(count)d open conversation to you.",
+            "Assigned %(count)d open conversations to you.",
+            len(changed),
+        ) % {"count": len(changed)}
     if request.htmx:  # type: ignore[attr-defined]
         return _render_panel(request, pk, notice=notice)
     return redirect("inbox:person", pk=pk)

@@ -475,6 +475,11 @@ def count_queues(user: AnyUser, workspace: Workspace, queues: list[Queue]) -> li
 ANY_STATUS = "any"
 
 
+def _is_row_id(value: str) -> bool:
+    """A primary key the database can compare (a bigint), not just any run of digits."""
+    return value.isascii() and value.isdigit() and 0 < int(value) < 2**63
+
+
 class ListFilterForm(forms.Form):
     """The list's filters from the query string; a wrong value is reported, never a 500."""
 
@@ -514,7 +519,7 @@ class ListFilterForm(forms.Form):
 
     def clean_assignee(self) -> str:
         value: str = self.cleaned_data["assignee"]
-        if value not in {"", "none", "me"} and not value.isdigit():
+        if value not in {"", "none", "me"} and not _is_row_id(value):
             raise forms.ValidationError(gettext("Choose a person, 'me' or 'none'."))
         return value
 
@@ -523,7 +528,7 @@ class ListFilterForm(forms.Form):
         if not value:
             return None
         channel, _, external_id = value.partition(":")
-        if not channel.isdigit() or not external_id:
+        if not _is_row_id(channel) or not external_id:
             raise forms.ValidationError(gettext("Not a post reference."))
         return int(channel), external_id
 

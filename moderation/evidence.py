@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from inbox.audit import EchoWriter, actor_name, csv_cell
 from inbox.models import ConversationEvent, EventKind
 from moderation.models import ModerationDecision
 
@@ -82,13 +83,6 @@ VERIFICATION_NOTE = (
 )
 
 
-def _actor_name(actor: AnyUser | None) -> str:
-    if actor is None or not actor.is_authenticated:
-        return ""
-    full_name: str = getattr(actor, "get_full_name", lambda: "")()
-    return (full_name or actor.get_username())[:300]
-
-
 def decision_for(
     *,
     message: Message | None,
@@ -118,7 +112,7 @@ def decision_for(
         scores=dict(scores or {}),
         guideline=guideline[:500],
         reason=reason,
-        actor_name=_actor_name(actor),
+        actor_name=actor_name(actor)[:300],
     )
     if actor is not None and actor.is_authenticated:
         decision.actor_id = actor.pk
@@ -304,30 +298,16 @@ def evidence_json(
     return json.dumps(document, ensure_ascii=False, indent=2, default=str)
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet runs a cell starting with one of these as a formula; item texts are
-    # written by strangers, so they are made plain text (the JSON export keeps them verbatim).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def evidence_csv_lines(decisions: QuerySet[ModerationDecision]) -> Iterator[str]:
     """The CSV export, header first, read in chunks so a long period streams.
 
     Scores are a JSON cell; cells a spreadsheet would run as a formula get a leading
     apostrophe, so digests are checked against the JSON export, which keeps every value as is.
     """
-    writer = csv.writer(_Echo())
+    writer = csv.writer(EchoWriter())
     yield writer.writerow([*EXPORT_FIELDS, "digest_matches"])
     for decision in decisions.iterator(chunk_size=500):
         row = export_row(decision)
         row["scores"] = json.dumps(row["scores"], ensure_ascii=False, sort_keys=True)
         matches = "yes" if row["digest_matches"] else "NO"
-        yield writer.writerow([_cell(row[name]) for name in EXPORT_FIELDS] + [matches])
+        yield writer.writerow([csv_cell(row[name]) for name in EXPORT_FIELDS] + [matches])

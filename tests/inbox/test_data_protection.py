@@ -431,10 +431,6 @@ def test_the_same_author_writing_again_is_a_new_person(department, admin_user):
     assert old_message.text == "[erased]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the guard in inbox.ingest._apply_updates (docs/data-protection.md, open points)",
-)
 def test_an_erased_item_seen_again_by_polling_stays_erased(department, admin_user):
     channel = make_channel(Platform.FACEBOOK, department=department)
     _ingest(channel, "dm-1", "Zebrafantenrechnung", "fb-42")

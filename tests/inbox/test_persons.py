@@ -355,7 +355,7 @@ def test_assign_all_from_the_panel_says_what_it_did(client, agent, mastodon, fac
     response = client.post(reverse("inbox:person_assign_open", args=[jane.pk]), **htmx())
 
     html = response.content.decode()
-    assert "Assigned 2 open conversation(s) to you." in html
+    assert "Assigned 2 open conversations to you." in html
     assert "Assign all open conversations of this person to me" not in html
 
 
