@@ -429,15 +429,6 @@ def test_every_template_date_uses_the_locale_format() -> None:
 
 # The language of a page.
 
-needs_german_catalog = pytest.mark.skipif(
-    not (GERMAN_CATALOG / "django.mo").exists(),
-    reason="the German catalog is not compiled yet (compilemessages)",
-)
-needs_german_js_catalog = pytest.mark.skipif(
-    not (GERMAN_CATALOG / "djangojs.mo").exists(),
-    reason="the German JavaScript catalog is not compiled yet (compilemessages)",
-)
-
 
 @pytest.mark.django_db
 def test_it_names_the_page_language_and_loads_the_catalog_before_the_scripts(client, agent):
@@ -451,7 +442,6 @@ def test_it_names_the_page_language_and_loads_the_catalog_before_the_scripts(cli
     assert '<html lang="en">' in html
 
 
-@needs_german_catalog
 @pytest.mark.django_db
 def test_the_inbox_speaks_german_to_a_german_browser_and_english_to_an_english_one(
     client, agent, department
@@ -471,7 +461,6 @@ def test_the_inbox_speaks_german_to_a_german_browser_and_english_to_an_english_o
     assert "Zuweisen an" in page and "Wann kommt die Lieferung?" in page
 
 
-@needs_german_js_catalog
 def test_the_javascript_catalog_has_the_german_words_of_the_scripts(client):
     catalog = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="de").content
     assert "gerade eben" in catalog.decode()  # time.js: "just now"
