@@ -282,7 +282,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "inbox@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 FAKE_MAIL_IMAP_PORT = env_int("FAKE_MAIL_IMAP_PORT", 8143, minimum=1)
 FAKE_MAIL_SMTP_PORT = env_int("FAKE_MAIL_SMTP_PORT", 8025, minimum=1)
-DEMO_MENTION_INTERVAL = env_float("DEMO_MENTION_INTERVAL", 8.0, minimum=0.0)
+# Seconds between two demo items per fake platform: about one a minute each, a busy brand's
+# day, below the demo escalation levels' fixed thresholds (moderation/demo.py).
+DEMO_MENTION_INTERVAL = env_float("DEMO_MENTION_INTERVAL", 40.0, minimum=0.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

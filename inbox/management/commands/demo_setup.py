@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from channels_integrations.fake_platforms import demo_mail_channel, demo_platforms
 from channels_integrations.models import ChannelAccount, ChannelStatus, Platform
 from inbox.composer import seed_demo_saved_replies
+from inbox.demo_history import seed_demo_history
 from inbox.models import (
     AssignmentStrategy,
     ConversationKind,
@@ -187,6 +188,9 @@ class Command(BaseCommand):
                 name__in=["Support mailbox (demo)", "Facebook (demo)"]
             )
         )
+        # A month of past work, so the reports have something to show (once: it skips when
+        # the history is there already).
+        history = seed_demo_history()
         logins = "\n".join(
             f"    {username:<9} / {DEMO_PASSWORD}  ({role})"
             for username, role in (
@@ -202,6 +206,7 @@ class Command(BaseCommand):
                 "Demo workspace ready.\n"
                 f"  Log in at http://127.0.0.1:8000/ as one of:\n{logins}\n"
                 f"  Channels: {', '.join(names)}\n"
+                f"  History: {history} past conversations added (30 days, see /reports/)\n"
                 f"  Fake platforms (create items, inject faults, see replies): {root}/\n"
                 "  Simulate a shitstorm: .venv/bin/python manage.py simulate_storm "
                 "--channel 'Facebook (demo)'"
