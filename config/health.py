@@ -115,7 +115,6 @@ def check_heartbeats() -> tuple[Check, Check]:
     worker_check = _heartbeat_check(worker)
     if worker is not None:
         worker_check["queue_latency_ms"] = worker.queue_latency_ms
-        worker_check["hostname"] = worker.hostname
         latency = worker.queue_latency_ms
         if worker_check["status"] == "ok" and latency and latency > queue_latency_max() * 1000:
             worker_check["status"] = "lagging"

@@ -129,7 +129,9 @@ def test_it_is_ok_once_beat_ticks_and_a_worker_runs_the_heartbeat_it_sent(
     assert body["database"]["status"] == "ok" and body["database"]["latency_ms"] >= 0
     assert body["redis"]["status"] == "ok"
     assert body["worker"]["status"] == "ok"
-    assert body["worker"]["hostname"].startswith("celery@")
+    # Which worker it was stays in the cache and the logs; the public body names no host.
+    assert "hostname" not in body["worker"]
+    assert read_heartbeats()[0].hostname.startswith("celery@")
     # Stamped by the scheduler when it sent the task, measured by the worker that ran it.
     assert 0 <= body["worker"]["queue_latency_ms"] < 30_000
     assert body["worker"]["age_seconds"] < 60
@@ -200,7 +202,7 @@ def test_stale_heartbeats_make_it_degraded_and_strict_mode_fail(client):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["worker"]["status"] == "stale" and body["worker"]["age_seconds"] >= 61
-    assert body["worker"]["hostname"] == "celery@worker-1"
+    assert "hostname" not in body["worker"]
     assert body["beat"]["status"] == "stale"
     assert strict.status_code == 503 and strict.json()["status"] == "degraded"
 

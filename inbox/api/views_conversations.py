@@ -118,10 +118,10 @@ def _check_ids(params: QueryDict) -> None:
     """Ids the list's form takes as text and hands to the database unchecked: a bad request
     here instead of a database error."""
     assignee = params.get("assignee", "")
-    if assignee.isdigit() and int(assignee) > MAX_ID:
+    if assignee.isascii() and assignee.isdigit() and int(assignee) > MAX_ID:
         raise ValidationError({"assignee": [_("Choose a person, 'me' or 'none'.")]})
     channel, _sep, _rest = params.get("post", "").partition(":")
-    if channel.isdigit() and int(channel) > MAX_ID:
+    if channel.isascii() and channel.isdigit() and int(channel) > MAX_ID:
         raise ValidationError({"post": [_("Not a post reference.")]})
 
 

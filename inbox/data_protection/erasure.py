@@ -224,6 +224,20 @@ class ErasureResult:
     moderation_decisions_kept: int
 
 
+def absorbed_person_ids(person_id: int, *, lock: bool = False) -> list[int]:
+    """The person and everyone merged into them, directly or through a chain (A merged into B,
+    then B into C: C's data includes A's). With `lock`, the merged rows are locked too."""
+    found = [person_id]
+    frontier = [person_id]
+    while frontier:
+        absorbed = Person.objects.filter(merged_into_id__in=frontier).exclude(pk__in=found)
+        if lock:
+            absorbed = absorbed.select_for_update()
+        frontier = list(absorbed.values_list("pk", flat=True))
+        found += frontier
+    return found
+
+
 def check_can_erase(user: AnyUser) -> None:
     """AccessDenied unless the user handles data-protection requests (admins)."""
     if not can_administer(user):
@@ -250,8 +264,7 @@ def erase_person(*, user: AnyUser, person: Person, now: datetime | None = None) 
             raise ActionRefused(
                 _("This person was merged into another one: erase that person instead.")
             )
-        merged = Person.objects.select_for_update().filter(merged_into_id=person.pk)
-        person_ids = [person.pk, *merged.values_list("pk", flat=True)]
+        person_ids = absorbed_person_ids(person.pk, lock=True)
         contact_ids = list(
             Contact.objects.filter(person_id__in=person_ids).values_list("pk", flat=True)
         )

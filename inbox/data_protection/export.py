@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 
 from inbox import audit
 from inbox.access import AnyUser
-from inbox.data_protection.erasure import check_can_erase
+from inbox.data_protection.erasure import absorbed_person_ids, check_can_erase
 from inbox.models import (
     AuditEntry,
     Contact,
@@ -82,8 +82,7 @@ class PersonData:
 
     @classmethod
     def of(cls, person: Person) -> PersonData:
-        merged = Person.objects.filter(merged_into_id=person.pk).values_list("pk", flat=True)
-        person_ids = [person.pk, *merged]
+        person_ids = absorbed_person_ids(person.pk)
         contact_ids = list(
             Contact.objects.filter(person_id__in=person_ids).values_list("pk", flat=True)
         )
@@ -99,9 +98,19 @@ class PersonData:
         return Contact.objects.filter(pk__in=self.contact_ids).order_by("pk")
 
     def messages(self) -> QuerySet[Message]:
+        """What they wrote, and what we wrote to them: our replies in their own conversations
+        that answer one of their messages (or the chat itself). Replies under their thread to
+        someone else who joined it are that other person's data."""
+        theirs = Message.objects.filter(
+            contact_id__in=self.contact_ids, external_id__isnull=False
+        ).values("external_id")
+        to_them = Q(parent_external_id="") | Q(parent_external_id__in=theirs)
         return Message.objects.filter(
             Q(contact_id__in=self.contact_ids)
-            | Q(conversation_id__in=self.own_conversation_ids, direction=Direction.OUTBOUND)
+            | (
+                Q(conversation_id__in=self.own_conversation_ids, direction=Direction.OUTBOUND)
+                & to_them
+            )
         ).order_by("sent_at", "pk")
 
     def foreign_conversations(self) -> QuerySet[Conversation]:
@@ -156,6 +165,9 @@ def _own_conversation_rows(data: PersonData) -> Iterator[dict[str, Any]]:
     conversations = data.own_conversations().prefetch_related("tags")
     for conversation in conversations.iterator(chunk_size=CHUNK_SIZE):
         values = row(conversation)
+        # The list's preview of the newest message may quote someone who answered in their
+        # thread; their own words are in "messages".
+        values.pop("last_message_preview", None)
         values["tags"] = [tag.name for tag in conversation.tags.all()]
         yield values
 

@@ -30,6 +30,11 @@ PERIODS = [
 ]
 
 
+# The years a custom period may cover.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2999
+
+
 @dataclass(frozen=True)
 class Period:
     """Local calendar days [first_day, last_day] in `tz`; `start`/`end` are the aware instants
@@ -146,6 +151,13 @@ class ReportForm(forms.Form):
                 )
             if last < first:
                 raise forms.ValidationError(_("The end date lies before the start date."))
+            # The period's end is the day after `to` (and a week bucket may start before
+            # `from`): years at the calendar's edges would overflow.
+            if not (first.year >= EARLIEST_YEAR and last.year <= LATEST_YEAR):
+                raise forms.ValidationError(
+                    _("Choose dates between %(earliest)s and %(latest)s.")
+                    % {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR}
+                )
             if (last - first).days + 1 > MAX_DAYS:
                 raise forms.ValidationError(
                     _("A report covers at most %(days)s days.") % {"days": MAX_DAYS}

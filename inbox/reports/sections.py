@@ -261,15 +261,19 @@ def backlog(scope: Scope, options: ReportOptions) -> Parts:
     ago cannot make the figures drift."""
     period = scope.period
     open_now = Conversation.objects.filter(scope.conversations()).exclude(status__in=CLOSED).count()
+    # Rows past the period's end count as AFTER by their instant, not by their bucket: a week
+    # bucket can reach past a period that ends midweek.
+    within, after = Q(created_at__lt=period.end), Q(created_at__gte=period.end)
     started: dict[date, int] = defaultdict(int)
     for row in (
         Conversation.objects.filter(scope.conversations(), created_at__gte=period.start)
         .annotate(b=scope.bucket("created_at"))
         .values("b")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id", filter=within), later=Count("id", filter=after))
         .order_by()
     ):
         started[_bucket_or_after(scope, row["b"])] += row["n"]
+        started[AFTER] += row["later"]
     closing = Q(data__after__in=CLOSED) & ~Q(data__before__in=CLOSED)
     reopening = Q(data__before__in=CLOSED) & ~Q(data__after__in=CLOSED)
     closed: dict[date, int] = defaultdict(int)  # net of the reopened
@@ -282,10 +286,16 @@ def backlog(scope: Scope, options: ReportOptions) -> Parts:
         .filter(closing | reopening)
         .annotate(b=scope.bucket("created_at"))
         .values("b")
-        .annotate(closed=Count("id", filter=closing), reopened=Count("id", filter=reopening))
+        .annotate(
+            closed=Count("id", filter=closing & within),
+            reopened=Count("id", filter=reopening & within),
+            closed_later=Count("id", filter=closing & after),
+            reopened_later=Count("id", filter=reopening & after),
+        )
         .order_by()
     ):
         closed[_bucket_or_after(scope, changes["b"])] += changes["closed"] - changes["reopened"]
+        closed[AFTER] += changes["closed_later"] - changes["reopened_later"]
     # Walking back from now: open at the end of a bucket = open at the end of the next one,
     # minus what the next one started, plus what it closed.
     at_end = open_now - started[AFTER] + closed[AFTER]

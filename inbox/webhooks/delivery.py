@@ -70,9 +70,11 @@ JITTER = 0.2
 MAX_RETRY_AFTER = timedelta(hours=24)
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
-# Longer than any request can take (the timeouts above, DNS, TLS): a claim this old lost its
-# worker.
-STALL = timedelta(minutes=2)
+# A claim's clock starts again when a worker begins sending (`deliver`), and a request takes at
+# most the connect timeout plus about the read timeout (the answer's body is read against a
+# deadline): a claim this old lost its worker. Only a receiver that trickles its response headers
+# a byte at a time for longer could outlast it (and get the event twice).
+STALL = timedelta(minutes=10)
 BODY_KEPT = 2048
 CLAIM_BATCH = 100
 USER_AGENT = "SocialInbox-Webhooks/1"
@@ -295,24 +297,29 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    # Receivers write what they like here: "²" is a digit to str.isdigit, 10**20 seconds is no
+    # timedelta. Anything odd is ignored, never a crash that leaves the delivery half recorded.
+    if value.isascii() and value.isdigit():
+        return timedelta(seconds=min(int(value), MAX_RETRY_AFTER.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            return None
+        return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
+    except (TypeError, ValueError, OverflowError):
         return None
-    if when.tzinfo is None:
-        return None
-    return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
 
 
 def _body_text(response: requests.Response) -> str:
     """The first BODY_KEPT bytes of the answer as text (never more is read)."""
     chunk = b""
+    # READ_TIMEOUT bounds each read, not the whole body: a deadline stops a receiver that
+    # trickles its answer a byte at a time.
+    deadline = time.monotonic() + READ_TIMEOUT
     try:
-        for part in response.iter_content(chunk_size=BODY_KEPT):
+        for part in response.iter_content(chunk_size=256):
             chunk += part
-            if len(chunk) >= BODY_KEPT:
+            if len(chunk) >= BODY_KEPT or time.monotonic() > deadline:
                 break
     except requests.RequestException:
         pass
@@ -367,6 +374,12 @@ def backoff(attempts: int) -> timedelta:
 def deliver(claim: Claim) -> str | None:
     """Send one claimed delivery and record the attempt; returns the state it is left in, or
     None when the claim was lost (swept) before the outcome could be recorded."""
+    # The stall clock starts now, not when the claim was queued: a backlog of queued sends
+    # must not be swept as stalled before a worker even took them.
+    started = timezone.now()
+    if not WebhookDelivery.objects.filter(_still_claimed(claim)).update(claimed_at=started):
+        return None
+    claim = Claim(claim.delivery_id, started)
     delivery = (
         WebhookDelivery.objects.select_related("subscription").filter(_still_claimed(claim)).first()
     )

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from channels_integrations.text import safe_http_url
 from inbox.models import (
     Conversation,
     ConversationEvent,
@@ -132,7 +133,7 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
                 "id": contact.pk,
                 "name": contact.display_name,
                 "handle": contact.handle,
-                "profile_url": contact.profile_url,
+                "profile_url": safe_http_url(contact.profile_url) or None,
             }
             if contact is not None
             else None
@@ -141,7 +142,7 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "department": (
             {"id": department.pk, "name": department.name} if department is not None else None
         ),
-        "post_permalink": conversation.post_permalink or None,
+        "post_permalink": safe_http_url(conversation.post_permalink) or None,
         "created_at": _iso(conversation.created_at),
         "last_message_at": _iso(conversation.last_message_at),
     }
@@ -167,7 +168,7 @@ def _message(message: Message) -> dict[str, Any]:
         "language": message.language or None,
         "author": author,
         "sent_at": _iso(message.sent_at),
-        "permalink": message.permalink or None,
+        "permalink": safe_http_url(message.permalink) or None,
         "attachments": len(message.attachments or []),
     }
 
@@ -191,7 +192,7 @@ def _decision(decision: ModerationDecision) -> dict[str, Any]:
             "text": decision.text,
             "author": {"name": decision.author_name, "handle": decision.author_handle},
             "sent_at": _iso(decision.sent_at),
-            "permalink": decision.permalink or None,
+            "permalink": safe_http_url(decision.permalink) or None,
         },
     }
 

@@ -197,6 +197,19 @@ def _export(client: Any, person: Person) -> dict[str, Any]:
     return json.loads(b"".join(response.streaming_content))
 
 
+def test_export_and_erasure_reach_persons_merged_through_a_chain(client, admin_user, world):
+    # "J. D." was merged into the duplicate before the duplicate was merged into Jane.
+    older = Person.objects.create(display_name="J. D. (older)", merged_into=world["duplicate"])
+    client.force_login(admin_user)
+
+    document = _export(client, world["jane"])
+    assert older.pk in {row["id"] for row in document["persons"]}
+
+    erase_person(user=admin_user, person=world["jane"])
+    older.refresh_from_db()
+    assert older.display_name != "J. D. (older)" and older.erased_at is not None
+
+
 def test_it_exports_every_kind_of_row_about_the_person(client, admin_user, world):
     client.force_login(admin_user)
     document = _export(client, world["jane"])

@@ -222,6 +222,21 @@ def test_the_backlog_follows_starts_closings_and_reopenings(admin_user, brand):
     assert report.summary["backlog_end"] == 3
 
 
+def test_a_weekly_backlog_ending_midweek_leaves_out_what_started_after_the_end(admin_user, brand):
+    # 92 days: week buckets; the period ends on Wednesday 11 March, its last bucket is the week
+    # of Monday 9 March. A conversation started on Thursday the 12th is after the period.
+    started(brand, datetime(2026, 3, 12, 12, 0, tzinfo=UTC), status="open")
+
+    report = build_report(
+        user=admin_user, params={"period": "custom", "from": "2025-12-10", "to": "2026-03-11"}
+    )
+
+    rows = table(report, "backlog")
+    assert rows[-1]["bucket"].isoformat() == "2026-03-09"
+    assert (rows[-1]["open"], rows[-1]["started"]) == (0, 0)
+    assert report.summary["backlog_end"] == 0
+
+
 def test_it_counts_volume_sentiment_hours_tags_moderation_and_workload(admin_user, agent, brand):
     monday = datetime(2026, 3, 9, 8, 30, tzinfo=UTC)  # 09:30 in Berlin
     conversation = started(
@@ -449,6 +464,10 @@ def test_csv_of_a_time_series_has_iso_dates_and_seconds(client, admin_user, bran
         ),
         ({"period": "custom", "from": "2026-03-10"}, "needs both a start and an end date"),
         ({"period": "custom", "from": "2020-01-01", "to": "2026-03-01"}, "at most 731 days"),
+        (
+            {"period": "custom", "from": "9999-12-31", "to": "9999-12-31"},
+            "Choose dates between 2000 and 2999",
+        ),
         ({"period": "fortnight"}, "Select a valid choice"),
         ({"from": "yesterday", "to": "2026-03-01"}, "Enter a valid date"),
         ({"channel": "999999"}, "Select a valid choice"),

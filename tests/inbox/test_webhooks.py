@@ -381,6 +381,20 @@ def test_it_honors_a_longer_retry_after(channel, fake_mastodon, admin_user, rece
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("value", ["99999999999999999999", "\u00b2", "Mon, 32 Foo 2026"])
+def test_an_odd_retry_after_on_a_success_is_ignored_and_the_delivery_recorded(
+    channel, fake_mastodon, admin_user, receiver, value
+):
+    subscribe(admin_user, receiver.url, events=[WebhookEvent.MESSAGE_RECEIVED])
+    receiver.plan = [(200, {"Retry-After": value}, "ok")]
+    a_mention(channel, fake_mastodon)
+    run_webhooks()
+    row = WebhookDelivery.objects.get()
+    assert row.state == WebhookDeliveryState.DELIVERED
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db
 def test_it_gives_up_after_the_last_retry(channel, fake_mastodon, admin_user, receiver):
     subscribe(admin_user, receiver.url, events=[WebhookEvent.MESSAGE_RECEIVED])
     receiver.plan = [(502, {}, "bad gateway")] * delivery.MAX_ATTEMPTS
