@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from channels_integrations.models import ChannelAccount, SkippedItem
 
@@ -11,12 +12,23 @@ class ChannelAccountForm(forms.ModelForm):
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Write-only: leave empty to keep the stored token. Stored encrypted.",
+        label=gettext_lazy("Access token"),
+        help_text=gettext_lazy(
+            "Write-only: leave empty to keep the stored token. Stored encrypted."
+        ),
     )
 
     class Meta:
         model = ChannelAccount
         fields = ["platform", "name", "settings", "status", "poll_interval_seconds"]
+        # The model's fields have no verbose names (a migration each); the admin names them here.
+        labels = {
+            "platform": gettext_lazy("Platform"),
+            "name": gettext_lazy("Name"),
+            "settings": gettext_lazy("Settings"),
+            "status": gettext_lazy("Status"),
+            "poll_interval_seconds": gettext_lazy("Poll interval (seconds)"),
+        }
 
     def save(self, commit: bool = True) -> Any:
         account = super().save(commit=False)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.utils.translation import gettext
 
 from channels_integrations.http import PlatformSession
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 
 class Capability(enum.StrEnum):
@@ -146,10 +151,11 @@ class SetupField:
     """One field of the channel setup form. Credentials are write-only: never shown back."""
 
     name: str
-    label: str
+    # Lazy translations (setup_fields are class attributes, read in each request's language).
+    label: StrOrPromise
     secret: bool = False
     required: bool = True
-    help_text: str = ""
+    help_text: StrOrPromise = ""
     initial: str = ""
     # "text", "url", "int", "email" (secrets are always password inputs)
     input_type: str = "text"
@@ -182,7 +188,8 @@ class Connector:
     daily_quota: ClassVar[int | None] = None
     # Fields the channel setup form asks for: settings first, then secrets (credentials).
     setup_fields: ClassVar[tuple[SetupField, ...]] = ()
-    # Shown on the setup page: how this platform's history backfill behaves.
+    # Shown on the setup page: how this platform's history backfill behaves. Marked with
+    # gettext_noop and translated where it is shown (backfill_note_text).
     backfill_note: ClassVar[str] = ""
 
     def __init__(self, connection: ConnectionSettings, session: PlatformSession) -> None:
@@ -223,7 +230,7 @@ class Connector:
         """Why this action cannot be done on this item ("" when it can): the platform's own
         rules beyond the capability list (a reply to a reply, a delete after 48 hours)."""
         if capability not in cls.capabilities:
-            return "The platform does not support this."
+            return gettext("The platform does not support this.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from channels_integrations.base import ConnectionCheck, ConnectionSettings
@@ -258,51 +259,16 @@ def run_connection_test(*, test_id: int) -> ConnectionTest | None:
     if test is None or test.finished_at is not None:
         return test
     channel = test.channel
-    secrets: list[str] = []
-    error = ""
-    try:
-        try:
-            secrets = [v for v in channel.get_credentials().values() if isinstance(v, str)]
-        except CredentialsUnreadable:
-            checks = [
-                ConnectionCheck(
-                    "Credentials",
-                    False,
-                    "The stored credentials cannot be decrypted with this server's key: "
-                    "enter them again.",
-                )
-            ]
-            error = "credentials unreadable"
-        else:
-            connector = connector_for(channel)
-            try:
-                checks = list(connector.test_connection())
-            finally:
-                connector.session.close()
-                # Quota the test spent, and a token it refreshed (a rotated refresh token
-                # that is not stored would lock the channel out).
-                record_connector_usage(channel.pk, connector)
-    except (ImportError, LookupError):
-        checks = [ConnectionCheck("Connector", False, "This platform is not available yet.")]
-        error = "connector not available"
-    except ConnectorError as exc:
-        checks = [ConnectionCheck("Connection", False, exc.message)]
-        error = type(exc).__name__
-    except Exception as exc:
-        kind = type(exc).__name__
-        checks = [
-            ConnectionCheck(
-                f"Internal error ({kind})", False, "The test stopped unexpectedly; see the logs."
-            )
-        ]
-        error = f"Internal error ({kind})"
-        logger.error(
-            "connection test %s of channel %s crashed with %s:\n%s",
-            test.pk,
-            channel.pk,
-            kind,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
+    from inbox.notifications import languages_of  # inbox imports this app's models
+
+    # The report is stored, then read by the admin who asked: written in their language.
+    language = (
+        languages_of([test.requested_by_id])[test.requested_by_id]
+        if test.requested_by_id is not None
+        else settings.LANGUAGE_CODE
+    )
+    with translation.override(language):
+        checks, error, secrets = _connection_checks(test, channel)
     test.checks = [
         {
             "name": _mask(check.name, secrets),
@@ -321,6 +287,62 @@ def run_connection_test(*, test_id: int) -> ConnectionTest | None:
         "ok" if test.ok else "failed",
     )
     return test
+
+
+def _connection_checks(
+    test: ConnectionTest, channel: ChannelAccount
+) -> tuple[list[ConnectionCheck], str, list[str]]:
+    """The connector's checks of `channel`, the error to store, and the secrets to mask."""
+    secrets: list[str] = []
+    error = ""
+    try:
+        try:
+            secrets = [v for v in channel.get_credentials().values() if isinstance(v, str)]
+        except CredentialsUnreadable:
+            checks = [
+                ConnectionCheck(
+                    _("Credentials"),
+                    False,
+                    _(
+                        "The stored credentials cannot be decrypted with this server's key: "
+                        "enter them again."
+                    ),
+                )
+            ]
+            error = "credentials unreadable"
+        else:
+            connector = connector_for(channel)
+            try:
+                checks = list(connector.test_connection())
+            finally:
+                connector.session.close()
+                # Quota the test spent, and a token it refreshed (a rotated refresh token
+                # that is not stored would lock the channel out).
+                record_connector_usage(channel.pk, connector)
+    except (ImportError, LookupError):
+        checks = [ConnectionCheck(_("Connector"), False, _("This platform is not available yet."))]
+        error = "connector not available"
+    except ConnectorError as exc:
+        checks = [ConnectionCheck(_("Connection"), False, exc.message)]
+        error = type(exc).__name__
+    except Exception as exc:
+        kind = type(exc).__name__
+        checks = [
+            ConnectionCheck(
+                _("Internal error (%(kind)s)") % {"kind": kind},
+                False,
+                _("The test stopped unexpectedly; see the logs."),
+            )
+        ]
+        error = f"Internal error ({kind})"
+        logger.error(
+            "connection test %s of channel %s crashed with %s:\n%s",
+            test.pk,
+            channel.pk,
+            kind,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+    return checks, error, secrets
 
 
 def _mask(text: str, secrets: list[str]) -> str:

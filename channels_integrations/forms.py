@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from channels_integrations.base import SetupField
 from channels_integrations.channel_setup import (
@@ -47,8 +48,8 @@ def _secret_field(spec: SetupField, *, stored: bool | None) -> forms.Field:
     """`stored` is None on the add form, else whether the channel has a value for this secret."""
     help_text = spec.help_text
     if stored is not None:
-        state = _("Set; leave blank to keep it.") if stored else _("Not set.")
-        help_text = f"{state} {help_text}".strip()
+        state = gettext_lazy("Set; leave blank to keep it.") if stored else gettext_lazy("Not set.")
+        help_text = format_lazy("{} {}", state, help_text) if help_text else state
     return forms.CharField(
         label=spec.label,
         # On the edit form a blank secret keeps the stored one; only a missing one is required.
@@ -61,7 +62,7 @@ def _secret_field(spec: SetupField, *, stored: bool | None) -> forms.Field:
             attrs={
                 "autocomplete": "new-password",
                 "spellcheck": "false",
-                **({"placeholder": "Stored: type a new value to replace it"} if stored else {}),
+                **({"placeholder": _("Stored: type a new value to replace it")} if stored else {}),
             },
         ),
     )
@@ -70,14 +71,16 @@ def _secret_field(spec: SetupField, *, stored: bool | None) -> forms.Field:
 class ChannelForm(forms.Form):
     """Add (channel is None) or edit a channel of one platform."""
 
-    name = forms.CharField(max_length=200, strip=True)
+    name = forms.CharField(max_length=200, strip=True, label=gettext_lazy("Name"))
     poll_interval_seconds = forms.IntegerField(
         label=gettext_lazy("Poll interval (seconds)"),
         min_value=MIN_POLL_INTERVAL_SECONDS,
         max_value=MAX_POLL_INTERVAL_SECONDS,
         initial=60,
-        help_text="How often to ask the platform for new items. Rate limits and quotas slow "
-        "polling down on their own.",
+        help_text=gettext_lazy(
+            "How often to ask the platform for new items. Rate limits and quotas slow "
+            "polling down on their own."
+        ),
     )
     departments = forms.ModelMultipleChoiceField(
         queryset=Department.objects.order_by("name"),
@@ -90,7 +93,11 @@ class ChannelForm(forms.Form):
     )
 
     default_tone = forms.ChoiceField(
-        choices=[("", "Neutral"), ("du", "Du (informal)"), ("sie", "Sie (formal)")],
+        choices=[
+            ("", pgettext_lazy("tone", "Neutral")),
+            ("du", gettext_lazy("Du (informal)")),
+            ("sie", gettext_lazy("Sie (formal)")),
+        ],
         required=False,
         label=gettext_lazy("Default tone of replies"),
         help_text=gettext_lazy(
@@ -98,7 +105,11 @@ class ChannelForm(forms.Form):
         ),
     )
     default_language = forms.ChoiceField(
-        choices=[("", "As the conversation"), ("de", "German"), ("en", "English")],
+        choices=[
+            ("", gettext_lazy("As the conversation")),
+            ("de", gettext_lazy("German")),
+            ("en", gettext_lazy("English")),
+        ],
         required=False,
         label=gettext_lazy("Default reply language"),
         help_text=gettext_lazy("Used when a conversation's language is not known."),
@@ -133,11 +144,11 @@ class ChannelForm(forms.Form):
                 self.fields[SETTING_PREFIX + spec.name] = _setting_field(spec, initial=value)
         if self.is_new:
             self.fields["backfill_days"] = forms.IntegerField(
-                label=_("History backfill (days back)"),
+                label=gettext_lazy("History backfill (days back)"),
                 min_value=0,
                 max_value=MAX_BACKFILL_DAYS,
                 initial=0,
-                help_text=_("0 takes only new items from now on."),
+                help_text=gettext_lazy("0 takes only new items from now on."),
             )
         # Order: name, the platform's settings, its secrets, then polling and owners.
         order = ["name"]
@@ -185,7 +196,9 @@ class PauseForm(forms.Form):
         required=False,
         strip=True,
         label=gettext_lazy("Reason (optional)"),
-        widget=forms.TextInput(attrs={"placeholder": "e.g. campaign over, token being renewed"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": gettext_lazy("e.g. campaign over, token being renewed")}
+        ),
     )
 
 

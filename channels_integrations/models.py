@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from channels_integrations.crypto import decrypt_credentials, encrypt_credentials
 
 
+# The platforms are brands, the same in every language; only "E-mail" is a word.
 class Platform(models.TextChoices):
     MASTODON = "mastodon", "Mastodon"
     FACEBOOK = "facebook", "Facebook"
@@ -17,7 +18,7 @@ class Platform(models.TextChoices):
     YOUTUBE = "youtube", "YouTube"
     X = "x", "X"
     TELEGRAM = "telegram", "Telegram"
-    EMAIL = "email", "E-mail"
+    EMAIL = "email", _("E-mail")
 
 
 class ChannelStatus(models.TextChoices):

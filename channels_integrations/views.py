@@ -131,6 +131,13 @@ class ChannelHealth:
         return lease is not None and lease > timezone.now()
 
 
+def _backfill_note(connector: type[Connector] | None) -> str:
+    """The connector's backfill note in the request's language (marked with gettext_noop)."""
+    if connector is None or not connector.backfill_note:
+        return ""
+    return _(connector.backfill_note)
+
+
 def _quota(channel: ChannelAccount, connector: type[Connector] | None) -> tuple[int | None, int]:
     """(daily quota, units used on the platform's current quota day), (None, 0) without quota.
 
@@ -272,7 +279,7 @@ def add_channel(request: HttpRequest) -> HttpResponse:
             "value": value,
             "label": label,
             "available": (connector := available_connector(value)) is not None,
-            "note": connector.backfill_note if connector is not None else "",
+            "note": _backfill_note(connector),
         }
         for value, label in Platform.choices
     ]
@@ -321,7 +328,7 @@ def add_channel_form(request: HttpRequest, platform: str) -> HttpResponse:
             "platform": platform,
             "platform_label": label,
             "connector_available": True,
-            "backfill_note": connector.backfill_note,
+            "backfill_note": _backfill_note(connector),
             "form": form,
             "is_new": True,
         },
@@ -390,7 +397,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
     settings_shown: list[tuple[str, Any]] = []
     if connector is not None:
         settings_shown = [
-            (spec.label, channel.settings.get(spec.name, ""))
+            (str(spec.label), channel.settings.get(spec.name, ""))
             for spec in connector.setup_fields
             if not spec.secret
         ]
@@ -400,7 +407,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "channel": channel,
         # Values, not the class: templates call callables, and a class is one.
         "connector_available": connector is not None,
-        "backfill_note": connector.backfill_note if connector is not None else "",
+        "backfill_note": _backfill_note(connector),
         "health": health,
         "settings_shown": settings_shown,
         "secret_state": _secret_state(channel, connector),

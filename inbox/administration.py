@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, QuerySet
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext
@@ -64,7 +65,14 @@ USER_FIELDS = (
 )
 CHANNEL_FIELDS = ("requires_approval",)
 
+# In the audit snapshot (stored as written, in English); pages and errors use weekday_name().
 WEEKDAY_NAMES = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
+
+
+def weekday_name(weekday: int) -> str:
+    """The short name of an ISO weekday (1 = Monday) in the active language."""
+    return str(WEEKDAYS_ABBR[weekday - 1])
+
 
 # ISO weekday -> opening intervals (opens, closes), in the department's time zone.
 WeeklyHours = Mapping[int, Sequence[tuple[time, time]]]
@@ -179,13 +187,18 @@ def _check_weekly_hours(hours: WeeklyHours) -> None:
         for opens, closes in ordered:
             if opens >= closes:
                 raise ActionRefused(
-                    f"{WEEKDAY_NAMES[weekday]}: {opens:%H:%M} is not before {closes:%H:%M}."
+                    gettext("%(weekday)s: %(opens)s is not before %(closes)s.")
+                    % {
+                        "weekday": weekday_name(weekday),
+                        "opens": f"{opens:%H:%M}",
+                        "closes": f"{closes:%H:%M}",
+                    }
                 )
         for (_, first_closes), (second_opens, _) in pairwise(ordered):
             if second_opens < first_closes:
                 raise ActionRefused(
                     gettext("%(weekday)s: the opening hours overlap.")
-                    % {"weekday": WEEKDAY_NAMES[weekday]}
+                    % {"weekday": weekday_name(weekday)}
                 )
 
 
@@ -358,7 +371,7 @@ def _member_repr(membership: Membership) -> str:
 
 def _check_membership_values(role: str, capacity: int | None) -> None:
     if role not in MembershipRole.values:
-        raise ActionRefused(f"There is no role {role!r}.")
+        raise ActionRefused(gettext("There is no role “%(role)s”.") % {"role": role})
     if capacity is not None and capacity < 0:
         raise ActionRefused(gettext("The capacity cannot be negative."))
 

@@ -20,8 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import model_to_dict
+from django.utils.dates import WEEKDAYS
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.administration import DepartmentDetails, NewAccount
@@ -76,16 +78,9 @@ COMMON_TIME_ZONES = (
     "Australia/Sydney",
     "UTC",
 )
-WEEKDAY_LABELS = {
-    1: "Monday",
-    2: "Tuesday",
-    3: "Wednesday",
-    4: "Thursday",
-    5: "Friday",
-    6: "Saturday",
-    7: "Sunday",
-}
-DURATION_HELP = "Hours and minutes, e.g. 24h, 1h30m or 90m; days too: 2d"
+# ISO weekday -> Django's translated name (django.utils.dates counts from 0 = Monday).
+WEEKDAY_LABELS = {weekday + 1: name for weekday, name in WEEKDAYS.items()}
+DURATION_HELP = gettext_lazy("Hours and minutes, e.g. 24h, 1h30m or 90m; days too: 2d.")
 CHECKBOXES = forms.CheckboxSelectMultiple
 
 
@@ -98,7 +93,8 @@ def validate_time_zone(name: str) -> None:
     """ValidationError unless the server knows this IANA time zone."""
     if name not in _known_time_zones():
         raise ValidationError(
-            f"“{name}” is not a time zone this server knows. Use a name like Europe/Berlin."
+            _("“%(name)s” is not a time zone this server knows. Use a name like Europe/Berlin.")
+            % {"name": name}
         )
 
 
@@ -148,12 +144,13 @@ class ChannelChoiceField(forms.ModelMultipleChoiceField):
         return str(obj)  # "Facebook: Brand": the platform helps to tell same-named pages apart
 
 
-def _channel_field(help_text: str) -> ChannelChoiceField:
+def _channel_field(help_text: str | Promise) -> ChannelChoiceField:
+    # Called in class bodies, at import: lazy, so each request gets its own language.
     return ChannelChoiceField(
         queryset=_channels(),
         required=False,
         widget=CHECKBOXES,
-        label=_("Channels"),
+        label=gettext_lazy("Channels"),
         help_text=help_text,
     )
 
@@ -187,9 +184,9 @@ def hours_field_name(weekday: int) -> str:
 
 
 class DepartmentForm(forms.Form):
-    name = forms.CharField(max_length=120, strip=True)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=120, strip=True)
     channel_accounts = _channel_field(
-        "Members of the department see these channels' conversations."
+        gettext_lazy("Members of the department see these channels' conversations.")
     )
     contact_person = UserChoiceField(
         queryset=get_user_model().objects.none(),
@@ -199,6 +196,7 @@ class DepartmentForm(forms.Form):
         help_text=gettext_lazy("The member colleagues and consulted experts turn to."),
     )
     time_zone = forms.CharField(
+        label=gettext_lazy("Time zone"),
         max_length=64,
         initial="Europe/Berlin",
         validators=[validate_time_zone],
@@ -242,7 +240,7 @@ class DepartmentForm(forms.Form):
             members = get_user_model().objects.filter(memberships__department=department)
         self.fields["contact_person"].queryset = members.order_by("username")  # type: ignore[attr-defined]
         if department is None:
-            self.fields["contact_person"].help_text = _(
+            self.fields["contact_person"].help_text = gettext_lazy(
                 "Add members first; then choose the contact person among them."
             )
 
@@ -300,8 +298,10 @@ class DepartmentForm(forms.Form):
 
 
 class HolidayForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    name = forms.CharField(max_length=120, required=False, strip=True)
+    date = forms.DateField(
+        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=120, required=False, strip=True)
 
 
 # --- members and users ------------------------------------------------------------------------
@@ -312,16 +312,18 @@ def _capacity_field() -> forms.IntegerField:
         min_value=0,
         max_value=1000,
         required=False,
-        label=_("Capacity"),
-        help_text=_("Empty: the department's default."),
-        widget=forms.NumberInput(attrs={"placeholder": "default", "size": 5}),
+        label=gettext_lazy("Capacity"),
+        help_text=gettext_lazy("Empty: the department's default."),
+        widget=forms.NumberInput(
+            attrs={"placeholder": pgettext_lazy("capacity", "default"), "size": 5}
+        ),
     )
 
 
 class MemberForm(forms.Form):
     """A member's role, capacity and four-eyes flag (one form per row, prefixed)."""
 
-    role = forms.ChoiceField(choices=MembershipRole.choices)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=MembershipRole.choices)
     capacity = _capacity_field()
     requires_approval = forms.BooleanField(required=False, label=gettext_lazy("Needs approval"))
 
@@ -347,12 +349,17 @@ class AddMemberForm(MemberForm):
 
 class UserCreateForm(forms.Form):
     username = forms.CharField(
+        label=gettext_lazy("Username"),
         max_length=150,
         validators=[get_user_model().username_validator],
         help_text=gettext_lazy("Letters, digits and @ . + - _ only."),
     )
-    first_name = forms.CharField(max_length=150, required=False, strip=True)
-    last_name = forms.CharField(max_length=150, required=False, strip=True)
+    first_name = forms.CharField(
+        label=gettext_lazy("First name"), max_length=150, required=False, strip=True
+    )
+    last_name = forms.CharField(
+        label=gettext_lazy("Last name"), max_length=150, required=False, strip=True
+    )
     email = forms.EmailField(max_length=254, required=False, label=gettext_lazy("E-mail"))
     password = forms.CharField(
         label=gettext_lazy("Initial password"),
@@ -402,9 +409,9 @@ class OrderedItemForm(forms.Form, Generic[Item, ItemDetails]):
     """What the forms of a routing rule and of an SLA policy share: the name, the on/off switch
     and the channels it is for. With `item`, the form shows what that stored one has."""
 
-    name = forms.CharField(max_length=120, strip=True)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=120, strip=True)
     enabled = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Enabled"))
-    channel_accounts = _channel_field("Empty: any channel.")
+    channel_accounts = _channel_field(gettext_lazy("Empty: any channel."))
 
     def __init__(self, *args: Any, item: Item | None = None, **kwargs: Any) -> None:
         if item is not None and "initial" not in kwargs:
@@ -428,6 +435,7 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         help_text=gettext_lazy("Unticked: later rules may still add to what this one set."),
     )
     platforms = forms.MultipleChoiceField(
+        label=gettext_lazy("Platforms"),
         choices=Platform.choices,
         required=False,
         widget=CHECKBOXES,
@@ -441,16 +449,20 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         help_text=gettext_lazy("Empty: any."),
     )
     languages = forms.CharField(
+        label=gettext_lazy("Languages"),
         required=False,
         max_length=200,
         help_text=gettext_lazy("Language codes separated by commas, e.g. de, en. Empty: any."),
     )
     keywords = forms.CharField(
+        label=gettext_lazy("Keywords"),
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="One word or phrase per line; any of them matches, as whole words, ignoring "
-        "case and umlauts. Empty: any text.",
+        help_text=gettext_lazy(
+            "One word or phrase per line; any of them matches, as whole words, ignoring "
+            "case and umlauts. Empty: any text."
+        ),
     )
     author = forms.ChoiceField(
         choices=AuthorCondition.choices, required=False, label=gettext_lazy("Author")
@@ -471,7 +483,7 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         ),
     )
     set_priority = forms.TypedChoiceField(
-        choices=[("", "Leave as it is"), *Priority.choices],
+        choices=[("", gettext_lazy("Leave as it is")), *Priority.choices],
         coerce=int,
         empty_value=None,
         required=False,
@@ -514,8 +526,10 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         )
         if not acts and not cleaned.get("stop_processing"):
             raise ValidationError(
-                "This rule does nothing: choose a department, an assignee, a priority or tags "
-                "(or tick “Stop at this rule” to keep later rules from matching)."
+                _(
+                    "This rule does nothing: choose a department, an assignee, a priority or tags "
+                    "(or tick “Stop at this rule” to keep later rules from matching)."
+                )
             )
         department, assignee = cleaned.get("set_department"), cleaned.get("set_assignee")
         if (
@@ -528,8 +542,11 @@ class RoutingRuleForm(OrderedItemForm[RoutingRule, RoutingRuleDetails]):
         ):
             self.add_error(
                 "set_assignee",
-                f"{assignee.get_full_name() or assignee.get_username()} is not a lead or agent "
-                f"of {department.name}.",
+                _("%(person)s is not a lead or agent of %(department)s.")
+                % {
+                    "person": assignee.get_full_name() or assignee.get_username(),
+                    "department": department.name,
+                },
             )
         return cleaned
 
@@ -560,12 +577,14 @@ TARGET_FIELDS = ("first_response", "next_response", "resolution")
 
 class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
     departments = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Departments"),
         queryset=Department.objects.order_by("name"),
         required=False,
         widget=CHECKBOXES,
         help_text=gettext_lazy("Empty: any department."),
     )
     priorities = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Priorities"),
         choices=Priority.choices,
         coerce=int,
         required=False,
@@ -576,7 +595,9 @@ class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
         required=False,
         initial=24 * 60,
         label=gettext_lazy("First response within"),
-        help_text=f"{DURATION_HELP}. Empty: no target.",
+        help_text=gettext_lazy(
+            "Hours and minutes, e.g. 24h, 1h30m or 90m; days too: 2d. Empty: no target."
+        ),
     )
     next_response = DurationField(
         required=False,
@@ -617,7 +638,9 @@ class SlaPolicyForm(OrderedItemForm[SlaPolicy, SlaPolicyDetails]):
         cleaned = super().clean() or {}
         for name in TARGET_FIELDS:
             if cleaned.get(name) == 0:
-                self.add_error(name, "A target must be longer than zero; leave it empty for none.")
+                self.add_error(
+                    name, _("A target must be longer than zero; leave it empty for none.")
+                )
         if not self.errors and not any(cleaned.get(name) for name in TARGET_FIELDS):
             raise ValidationError(_("Set at least one target."))
         return cleaned
@@ -649,7 +672,7 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["object_type"].choices = [  # type: ignore[attr-defined]
-            ("", "Everything"),
+            ("", gettext_lazy("Everything")),
             *OBJECT_TYPES.items(),
         ]
 

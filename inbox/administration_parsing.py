@@ -70,8 +70,11 @@ def parse_day_hours(text: str) -> list[tuple[time, time]]:
     for (first_opens, first_closes), (second_opens, second_closes) in pairwise(intervals):
         if second_opens < first_closes:
             raise ValidationError(
-                f"{first_opens:%H:%M}-{first_closes:%H:%M} and "
-                f"{second_opens:%H:%M}-{second_closes:%H:%M} overlap."
+                gettext("%(first)s and %(second)s overlap.")
+                % {
+                    "first": f"{first_opens:%H:%M}-{first_closes:%H:%M}",
+                    "second": f"{second_opens:%H:%M}-{second_closes:%H:%M}",
+                }
             )
     return intervals
 
@@ -125,7 +128,8 @@ def parse_languages(text: str) -> tuple[str, ...]:
             continue
         if not _LANGUAGE.match(piece):
             raise ValidationError(
-                f"“{piece}” is not a language code. Use two-letter codes like de, en, fr."
+                gettext("“%(code)s” is not a language code. Use two-letter codes like de, en, fr.")
+                % {"code": piece}
             )
         if piece not in codes:
             codes.append(piece)

@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from channels_integrations.models import ChannelAccount, Platform
-from inbox.administration import WEEKDAY_NAMES
+from inbox.administration import weekday_name
 from inbox.administration_parsing import format_minutes
 from inbox.models import (
     ConversationKind,
@@ -61,7 +61,7 @@ def compact_hours(rows: Iterable[DepartmentHours]) -> list[str]:
     for weekday in range(1, 9):
         spans = by_day.get(weekday)
         if run and (spans is None or spans != by_day[run[0]] or weekday != run[-1] + 1):
-            first, last = WEEKDAY_NAMES[run[0]], WEEKDAY_NAMES[run[-1]]
+            first, last = weekday_name(run[0]), weekday_name(run[-1])
             days = first if len(run) == 1 else f"{first}\u2013{last}"
             lines.append(f"{days} {', '.join(by_day[run[0]])}")
             run = []

@@ -149,7 +149,7 @@ def move_item(
     """
     check_can_administer(user)
     if direction not in ("up", "down"):
-        raise ActionRefused(f"Cannot move {direction!r}.")
+        raise ActionRefused(_("Cannot move “%(direction)s”.") % {"direction": direction})
     with transaction.atomic():
         rows = list(items.model.objects.select_for_update().order_by("pk"))
         ordered = sorted(rows, key=lambda row: (row.position, row.pk))

@@ -27,7 +27,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -415,7 +417,9 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f"{person_name(membership.user)} removed from {membership.department.name}."
+            request,
+            _("%(person)s removed from %(department)s.")
+            % {"person": person_name(membership.user), "department": membership.department.name},
         )
     return redirect(reverse("team:department", args=[membership.department_id]) + "#members")
 
@@ -431,8 +435,10 @@ class OrderedListScreens(Generic[Item, ItemDetails]):
     items: rule_actions.OrderedList[Item]
     name: str  # of its URLs and templates: team:routing_rule_edit, routing_rule_form.html
     plural: str  # of the list's page, its table (swapped alone by htmx) and their URLs
-    title: str
-    noun: str  # in messages: "Routing rule saved."
+    title: str | Promise
+    # Whole sentences per list (German word order and gender differ); deleted takes %(name)s.
+    saved_message: str | Promise
+    deleted_message: str | Promise
     item_name: str  # "rule": the form's variable, and the id prefix of the table rows
     section: str  # the team tab that is highlighted
     rows: Callable[[], list[Any]]
@@ -459,8 +465,9 @@ ROUTING_RULE_SCREENS = OrderedListScreens(
     items=rule_actions.ROUTING_RULES,
     name="routing_rule",
     plural="routing_rules",
-    title="Routing rules",
-    noun="Routing rule",
+    title=gettext_lazy("Routing rules"),
+    saved_message=gettext_lazy("Routing rule saved."),
+    deleted_message=gettext_lazy("Routing rule “%(name)s” deleted."),
     item_name="rule",
     section="routing",
     rows=rule_rows,
@@ -473,8 +480,9 @@ SLA_POLICY_SCREENS = OrderedListScreens(
     items=rule_actions.SLA_POLICIES,
     name="sla_policy",
     plural="sla_policies",
-    title="SLA policies",
-    noun="SLA policy",
+    title=gettext_lazy("SLA policies"),
+    saved_message=gettext_lazy("SLA policy saved."),
+    deleted_message=gettext_lazy("SLA policy “%(name)s” deleted."),
     item_name="policy",
     section="sla",
     rows=policy_rows,
@@ -517,7 +525,7 @@ def ordered_item_edit(
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("%(noun)s saved.") % {"noun": screens.noun})
+                messages.success(request, str(screens.saved_message))
                 return redirect(screens.urls["list"])
     else:
         form = screens.form_class(item=item)
@@ -540,9 +548,7 @@ def ordered_item_delete(
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request, _("%(noun)s “%(name)s” deleted.") % {"noun": screens.noun, "name": item.name}
-        )
+        messages.success(request, str(screens.deleted_message) % {"name": item.name})
     return redirect(screens.urls["list"])
 
 

@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inbox.access import AccessDenied, AnyUser, check_can_assign
 from inbox.actions import ActionRefused, queue_message_action
@@ -364,10 +365,10 @@ def wake_snoozed_conversations(*, now: datetime | None = None) -> int:
 
 
 SNOOZE_PRESETS = {
-    "1h": "For an hour",
-    "3h": "For three hours",
-    "tomorrow": "Until tomorrow, 9:00",
-    "monday": "Until Monday, 9:00",
+    "1h": gettext_lazy("For an hour"),
+    "3h": gettext_lazy("For three hours"),
+    "tomorrow": gettext_lazy("Until tomorrow, 9:00"),
+    "monday": gettext_lazy("Until Monday, 9:00"),
 }
 
 

@@ -29,8 +29,8 @@ from inbox.models import Conversation, ConversationStatus, Department, Priority,
 
 
 class AssignForm(forms.Form):
-    assignee = forms.CharField(required=False, max_length=20)
-    department = forms.CharField(required=False, max_length=20)
+    assignee = forms.CharField(label=gettext_lazy("Assignee"), required=False, max_length=20)
+    department = forms.CharField(label=gettext_lazy("Department"), required=False, max_length=20)
 
     def clean_assignee(self) -> Any:
         value = self.cleaned_data["assignee"]
@@ -58,25 +58,30 @@ class AssignForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(choices=ConversationStatus.choices)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=ConversationStatus.choices)
     snooze = forms.ChoiceField(
+        label=gettext_lazy("Snooze"),
         required=False,
         choices=[("", ""), ("custom", "custom"), *conv.SNOOZE_PRESETS.items()],
     )
     snoozed_until = forms.DateTimeField(
-        required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+        label=gettext_lazy("Snoozed until"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
 
 
 class PriorityForm(forms.Form):
     priority = forms.TypedChoiceField(
-        choices=[(str(v), label) for v, label in Priority.choices], coerce=int
+        label=gettext_lazy("Priority"),
+        choices=[(str(v), label) for v, label in Priority.choices],
+        coerce=int,
     )
 
 
 class TagsForm(forms.Form):
-    add = forms.CharField(required=False, max_length=200)
-    remove = forms.IntegerField(required=False)
+    add = forms.CharField(label=gettext_lazy("Add tags"), required=False, max_length=200)
+    remove = forms.IntegerField(label=gettext_lazy("Remove tags"), required=False)
 
 
 def _errors(form: forms.Form) -> str:
@@ -181,13 +186,20 @@ def tags(request: HttpRequest, pk: int) -> HttpResponse:
 
 class BulkForm(forms.Form):
     ids = forms.CharField(
+        label=gettext_lazy("Conversations"),
         max_length=20000,
         error_messages={"required": gettext_lazy("Select at least one conversation.")},
     )
     action = forms.ChoiceField(
-        choices=[("assign", "Assign"), ("status", "Status"), ("tag", "Tag"), ("hide", "Hide")]
+        label=gettext_lazy("Action"),
+        choices=[
+            ("assign", gettext_lazy("Assign")),
+            ("status", gettext_lazy("Status")),
+            ("tag", gettext_lazy("Tag")),
+            ("hide", gettext_lazy("Hide")),
+        ],
     )
-    value = forms.CharField(required=False, max_length=200)
+    value = forms.CharField(label=gettext_lazy("Value"), required=False, max_length=200)
 
     def clean_ids(self) -> list[int]:
         raw = self.cleaned_data["ids"].replace(",", " ").split()
@@ -270,8 +282,8 @@ KEPT_PARAMS = {
 
 
 class SavedViewForm(forms.Form):
-    name = forms.CharField(max_length=80, strip=True)
-    query = forms.CharField(required=False, max_length=2000)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=80, strip=True)
+    query = forms.CharField(label=gettext_lazy("Filters"), required=False, max_length=2000)
 
     def clean_query(self) -> str:
         pairs = [(k, v) for k, v in parse_qsl(self.cleaned_data["query"]) if k in KEPT_PARAMS]
@@ -294,7 +306,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
                 position=position,
             )
     except IntegrityError:
-        return _refused(request, "You already have a view with this name.", status=422)
+        return _refused(request, _("You already have a view with this name."), status=422)
     url = reverse("inbox:list") + f"?queue=view-{view.pk}"
     if request.htmx:  # type: ignore[attr-defined]
         response = HttpResponse(status=204)

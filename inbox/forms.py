@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inbox.models import AgentSignature, Department, SavedReply, Tone
@@ -13,15 +14,16 @@ COMPOSER_MODES = [("reply", _("Reply")), ("private", _("Private reply")), ("note
 
 class ReplyForm(forms.Form):
     text = forms.CharField(
+        label=gettext_lazy("Reply"),
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Write a reply…")}),
         max_length=10000,
         strip=True,
     )
     in_reply_to = forms.IntegerField(widget=forms.HiddenInput, required=False)
     # Send as a private message to the author (where the platform allows private replies).
-    private = forms.BooleanField(required=False)
+    private = forms.BooleanField(label=gettext_lazy("Private reply"), required=False)
     # The composer's mode switch; "private" is the same as the checkbox above.
-    mode = forms.ChoiceField(choices=COMPOSER_MODES, required=False)
+    mode = forms.ChoiceField(label=gettext_lazy("Mode"), choices=COMPOSER_MODES, required=False)
     # Set by the "Take over" button when a colleague is writing a reply here.
     take_over = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
@@ -35,6 +37,7 @@ class ReplyForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(
+        label=gettext_lazy("Note"),
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=10000,
         strip=True,

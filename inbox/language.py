@@ -23,7 +23,13 @@ def user_language(user: object) -> str:
 
 class UserLanguageMiddleware:
     """Runs after AuthenticationMiddleware and LocaleMiddleware: a signed-in user's chosen
-    language wins over the browser's."""
+    language wins over the browser's.
+
+    Once the response is rendered, the thread goes back to the site's language: whatever runs
+    next on it (another request before LocaleMiddleware, a test, a task run in the same
+    process) must not inherit this visitor's language. A streaming response renders later,
+    while it is sent, so it keeps the language.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -39,4 +45,8 @@ class UserLanguageMiddleware:
         response = self.get_response(request)
         if chosen:
             response.headers["Content-Language"] = chosen
+        if not response.streaming:
+            # LocaleMiddleware, outside this one, names the language with setdefault.
+            response.headers.setdefault("Content-Language", translation.get_language())
+            translation.deactivate()
         return response

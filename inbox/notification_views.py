@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -53,15 +54,25 @@ def _time_input() -> forms.TimeInput:
 
 class NotificationPreferencesForm(forms.ModelForm):
     in_app_kinds = forms.MultipleChoiceField(
-        choices=NotificationKind.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("In the app"),
+        choices=NotificationKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     desktop_kinds = forms.MultipleChoiceField(
-        choices=NotificationKind.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("On the desktop"),
+        choices=NotificationKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     working_days = forms.TypedMultipleChoiceField(
-        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Working days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    time_zone = forms.CharField(max_length=64)
+    time_zone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)
     # Each language is named in itself, so that whoever reads only it finds it.
     language = forms.ChoiceField(
         choices=[("", _("Browser default")), *settings.LANGUAGES],
@@ -98,19 +109,28 @@ class NotificationPreferencesForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for start, end, what in (
-            ("quiet_from", "quiet_until", _("Quiet hours")),
-            ("working_from", "working_until", _("Working hours")),
+        # Whole sentences per pair of fields: German word order differs.
+        for start, end, incomplete, empty in (
+            (
+                "quiet_from",
+                "quiet_until",
+                _("Quiet hours need a start and an end."),
+                _("Quiet hours cannot start and end at the same time."),
+            ),
+            (
+                "working_from",
+                "working_until",
+                _("Working hours need a start and an end."),
+                _("Working hours cannot start and end at the same time."),
+            ),
         ):
             if start in self.errors or end in self.errors:
                 continue
             first, last = data.get(start), data.get(end)
             if (first is None) != (last is None):
-                self.add_error(
-                    end if last is None else start, _("%s need a start and an end.") % what
-                )
+                self.add_error(end if last is None else start, incomplete)
             elif first is not None and first == last:
-                self.add_error(end, _("%s cannot start and end at the same time.") % what)
+                self.add_error(end, empty)
         if data.get("working_from") is not None and not data.get("working_days"):
             self.add_error("working_days", _("Choose the days your working hours apply to."))
         return data

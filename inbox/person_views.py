@@ -59,7 +59,7 @@ class FlagsForm(forms.Form):
 
 
 class MergeForm(forms.Form):
-    into = forms.IntegerField(min_value=1)
+    into = forms.IntegerField(label=gettext_lazy("Merge into"), min_value=1)
 
 
 @dataclass(frozen=True)

@@ -483,28 +483,44 @@ def _is_row_id(value: str) -> bool:
 class ListFilterForm(forms.Form):
     """The list's filters from the query string; a wrong value is reported, never a 500."""
 
-    q = forms.CharField(required=False, max_length=200, strip=True)
+    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=200, strip=True)
     status = forms.MultipleChoiceField(
+        label=gettext_lazy("Status"),
         required=False,
         choices=[*ConversationStatus.choices, (ANY_STATUS, gettext_lazy("Any status"))],
     )
-    channel = forms.TypedMultipleChoiceField(required=False, coerce=int)
-    platform = forms.MultipleChoiceField(required=False, choices=Platform.choices)
-    priority = forms.TypedMultipleChoiceField(
-        required=False, coerce=int, choices=[(str(v), label) for v, label in Priority.choices]
+    channel = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Channel"), required=False, coerce=int
     )
-    assignee = forms.CharField(required=False, max_length=20)
-    department = forms.TypedMultipleChoiceField(required=False, coerce=int)
-    tag = forms.TypedMultipleChoiceField(required=False, coerce=int)
-    language = forms.MultipleChoiceField(required=False, choices=LANGUAGES)
+    platform = forms.MultipleChoiceField(
+        label=gettext_lazy("Platform"), required=False, choices=Platform.choices
+    )
+    priority = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Priority"),
+        required=False,
+        coerce=int,
+        choices=[(str(v), label) for v, label in Priority.choices],
+    )
+    assignee = forms.CharField(label=gettext_lazy("Assignee"), required=False, max_length=20)
+    department = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Department"), required=False, coerce=int
+    )
+    tag = forms.TypedMultipleChoiceField(label=gettext_lazy("Tag"), required=False, coerce=int)
+    language = forms.MultipleChoiceField(
+        label=gettext_lazy("Language"), required=False, choices=LANGUAGES
+    )
     sentiment = forms.MultipleChoiceField(
-        required=False, choices=[c for c in Sentiment.choices if c[0]]
+        label=gettext_lazy("Sentiment"),
+        required=False,
+        choices=[c for c in Sentiment.choices if c[0]],
     )
     since = forms.DateField(required=False, label=gettext_lazy("Active from"))
     until = forms.DateField(required=False, label=gettext_lazy("Active until"))
-    post = forms.CharField(required=False, max_length=260)
+    post = forms.CharField(label=gettext_lazy("Post"), required=False, max_length=260)
     sort = forms.ChoiceField(
-        required=False, choices=[(order.key, order.label) for order in SORTS.values()]
+        label=gettext_lazy("Order"),
+        required=False,
+        choices=[(order.key, order.label) for order in SORTS.values()],
     )
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
@@ -553,7 +569,7 @@ class ListFilterForm(forms.Form):
             changes.update(unassigned=True, assignees=())
         elif assignee == "me" and user_id is not None:
             changes.update(unassigned=False, assignees=(user_id,))
-        elif assignee.isdigit():
+        elif _is_row_id(assignee):
             changes.update(unassigned=False, assignees=(int(assignee),))
         for name, attribute in (
             ("channel", "channels"),
@@ -639,7 +655,7 @@ def conversations_for_list(user: AnyUser) -> QuerySet[Conversation]:
         Conversation.objects.visible_to(user)
         .select_related("channel_account", "contact", "assignee")
         .only(*ROW_FIELDS)
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name", "color")))
     )
 
 

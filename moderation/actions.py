@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from inbox.access import (
     AccessDenied,
@@ -47,6 +47,7 @@ from inbox.models import (
     Person,
     PlatformState,
 )
+from inbox.percentiles import Percentile, Seconds, interpolated
 from moderation.evidence import decision_for, record_decisions
 from moderation.models import (
     CaseState,
@@ -57,8 +58,8 @@ from moderation.models import (
     PersonListing,
 )
 
-READ_ONLY_CASE = "You can read this moderation queue but not decide its items."
-LISTING_NOT_ALLOWED = (
+READ_ONLY_CASE = gettext_lazy("You can read this moderation queue but not decide its items.")
+LISTING_NOT_ALLOWED = gettext_lazy(
     "Only admins and team leads of a department that owns one of this person's channels can "
     "ban or allow-list people."
 )
@@ -102,7 +103,7 @@ def check_can_decide(user: AnyUser, case: ModerationCase) -> None:
     may act there."""
     if not can_act_on_channel(user, case.channel_account_id):
         if can_view_channel(user, case.channel_account_id):
-            raise ReadOnly(READ_ONLY_CASE)
+            raise ReadOnly(str(READ_ONLY_CASE))
         raise AccessDenied(gettext("not allowed to see this case"))
 
 
@@ -192,7 +193,9 @@ def _approve(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
     if hide is not None:
         if hide.state == OutboundState.SENDING:
             raise ActionRefused(
-                "The hide is being sent to the platform right now; approve again in a moment."
+                gettext(
+                    "The hide is being sent to the platform right now; approve again in a moment."
+                )
             )
         # Withdrawn only while no worker has claimed it: the claim is the same conditional
         # update from "queued", so exactly one of the two wins.
@@ -204,7 +207,9 @@ def _approve(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
         )
         if not withdrawn:
             raise ActionRefused(
-                "The hide is being sent to the platform right now; approve again in a moment."
+                gettext(
+                    "The hide is being sent to the platform right now; approve again in a moment."
+                )
             )
         ConversationEvent.objects.create(
             conversation_id=message.conversation_id,
@@ -212,15 +217,17 @@ def _approve(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
             kind=EventKind.ACTION_FAILED,
             data={"action_id": hide.pk, "kind": hide.kind, "reason": "withdrawn: approved"},
         )
-        result.note = "The automatic hide was withdrawn before it reached the platform."
+        result.note = gettext("The automatic hide was withdrawn before it reached the platform.")
     elif message.platform_state == PlatformState.HIDDEN:
         try:
             result.outbound = queue_message_action(
                 user=user, message=message, kind=OutboundKind.UNHIDE
             )
-            result.note = "Queued to be made visible again on the platform."
+            result.note = gettext("Queued to be made visible again on the platform.")
         except ActionRefused as exc:
-            result.note = f"Approved, but the platform cannot show it again: {exc}"
+            result.note = gettext("Approved, but the platform cannot show it again: %(reason)s") % {
+                "reason": exc
+            }
     _decide(result, user=user, message=message, action=DecisionAction.APPROVE, now=now)
     return result
 
@@ -229,7 +236,7 @@ def _hide(user: AnyUser, case: ModerationCase, now: datetime, reason: str = "") 
     message = _message(case)
     result = CaseResult(case=case)
     if message.platform_state == PlatformState.DELETED:
-        result.note = "The item is already deleted on the platform."
+        result.note = gettext("The item is already deleted on the platform.")
     elif message.platform_state != PlatformState.HIDDEN and not _pending_action(
         message, [OutboundKind.HIDE]
     ):
@@ -250,7 +257,7 @@ def _delete(user: AnyUser, case: ModerationCase, now: datetime) -> CaseResult:
     message = _message(case)
     result = CaseResult(case=case)
     if message.platform_state == PlatformState.DELETED:
-        result.note = "The item is already deleted on the platform."
+        result.note = gettext("The item is already deleted on the platform.")
     elif not _pending_action(message, [OutboundKind.DELETE]):
         result.outbound = queue_message_action(user=user, message=message, kind=OutboundKind.DELETE)
     _decide(result, user=user, message=message, action=DecisionAction.DELETE, now=now)
@@ -367,7 +374,7 @@ def settle_cases(
             except ReadOnly as exc:
                 result.refused.append((case_id, str(exc)))
             except AccessDenied:
-                result.refused.append((case_id, "You cannot see this item."))
+                result.refused.append((case_id, gettext("You cannot see this item.")))
             except ActionRefused as exc:
                 result.refused.append((case_id, str(exc)))
             else:
@@ -407,7 +414,7 @@ def check_can_list_person(user: AnyUser, person: Person) -> None:
             contact__person=person, channel_account__departments__in=led
         ).exists()
     ):
-        raise ReadOnly(LISTING_NOT_ALLOWED)
+        raise ReadOnly(str(LISTING_NOT_ALLOWED))
 
 
 def may_list_person(user: AnyUser, person: Person) -> bool:
@@ -450,7 +457,7 @@ def _locked_person(person: Person) -> Person:
     locked = Person.objects.select_for_update().get(pk=person.pk)
     if locked.merged_into_id is not None:
         raise ActionRefused(
-            "This person was merged into another one; ban or allow-list the merged person."
+            gettext("This person was merged into another one; ban or allow-list the merged person.")
         )
     return locked
 
@@ -608,17 +615,6 @@ def expire_listings(*, now: datetime | None = None) -> int:
 # --- measuring ------------------------------------------------------------------------------
 
 
-class _Percentile(Aggregate):
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-
-class _Seconds(Func):
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
-    output_field = FloatField()
-
-
 def time_to_action(*, since: datetime, channel_ids: Iterable[int] | None = None) -> dict[str, Any]:
     """Cases decided since `since` (on `channel_ids`, or all): how many, and the median and
     90th percentile of seconds from flagged to decided (None when there are none). One query,
@@ -635,27 +631,17 @@ def time_to_action(*, since: datetime, channel_ids: Iterable[int] | None = None)
         )
         return {
             "count": len(spans),
-            "median": _interpolated(spans, 0.5),
-            "p90": _interpolated(spans, 0.9),
+            "median": interpolated(spans, 0.5),
+            "p90": interpolated(spans, 0.9),
         }
-    seconds = _Seconds(F("decided_at") - F("flagged_at"))
+    seconds = Seconds(F("decided_at") - F("flagged_at"))
     figures = cases.aggregate(
         count=Count("id"),
-        median=_Percentile(seconds, fraction=0.5),
-        p90=_Percentile(seconds, fraction=0.9),
+        median=Percentile(seconds, fraction=0.5),
+        p90=Percentile(seconds, fraction=0.9),
     )
     return {
         "count": int(figures["count"] or 0),
         "median": figures["median"],
         "p90": figures["p90"],
     }
-
-
-def _interpolated(values: list[float], fraction: float) -> float | None:
-    """PERCENTILE_CONT of sorted `values` (None when empty)."""
-    if not values:
-        return None
-    position = (len(values) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)

@@ -21,8 +21,8 @@ class DeclareIncidentForm(forms.Form):
         empty_label=gettext_lazy("All channels"),
         label=gettext_lazy("Channel"),
     )
-    level = forms.TypedChoiceField(coerce=int, choices=())
-    title = forms.CharField(max_length=200)
+    level = forms.TypedChoiceField(label=gettext_lazy("Escalation level"), coerce=int, choices=())
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
 
     def __init__(self, *args: Any, channels: Any, levels: list[EscalationLevel], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -35,7 +35,7 @@ class DeclareIncidentForm(forms.Form):
 
 
 class LevelChoiceForm(forms.Form):
-    level = forms.TypedChoiceField(coerce=int, choices=())
+    level = forms.TypedChoiceField(label=gettext_lazy("Escalation level"), coerce=int, choices=())
 
     def __init__(self, *args: Any, levels: list[EscalationLevel], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,16 +46,21 @@ class LevelChoiceForm(forms.Form):
 
 class LeadForm(forms.Form):
     # Empty: no lead. "me" is what the "Take the lead" button sends.
-    lead = forms.CharField(required=False)
+    lead = forms.CharField(label=gettext_lazy("Lead"), required=False)
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=gettext_lazy("Note"), max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ResolveForm(forms.Form):
     note = forms.CharField(
-        max_length=NOTE_LIMIT, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Note"),
+        max_length=NOTE_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -74,11 +79,15 @@ class EscalationLevelForm(forms.ModelForm):
             "notify_by_email",
         ]
         labels = {
-            "volume_ratio": "Times the usual rate",
-            "items_per_hour": "Items per hour (fixed)",
-            "negative_share": "Negative share (0-1)",
-            "toxic_share": "Toxic share (0-1)",
-            "min_items": "At least this many items",
+            "number": gettext_lazy("Number"),
+            "name": gettext_lazy("Name"),
+            "volume_ratio": gettext_lazy("Times the usual rate"),
+            "items_per_hour": gettext_lazy("Items per hour (fixed)"),
+            "negative_share": gettext_lazy("Negative share (0-1)"),
+            "toxic_share": gettext_lazy("Toxic share (0-1)"),
+            "min_items": gettext_lazy("At least this many items"),
+            "responsibles": gettext_lazy("Responsibles"),
+            "notify_by_email": gettext_lazy("Notify by e-mail"),
         }
         widgets = {"responsibles": forms.CheckboxSelectMultiple}
 
@@ -94,17 +103,17 @@ class EscalationLevelForm(forms.ModelForm):
         thresholds = ("volume_ratio", "items_per_hour", "negative_share", "toxic_share")
         if not any(data.get(name) is not None for name in thresholds) and data.get("name"):
             raise forms.ValidationError(
-                "Set at least one threshold, or the level is never reached."
+                _("Set at least one threshold, or the level is never reached.")
             )
         for name in ("negative_share", "toxic_share"):
             value = data.get(name)
             if value is not None and not 0 < value <= 1:
-                self.add_error(name, "A share between 0 and 1 (0.5 is half of the items).")
+                self.add_error(name, _("A share between 0 and 1 (0.5 is half of the items)."))
         ratio = data.get("volume_ratio")
         if ratio is not None and ratio <= 1:
-            self.add_error("volume_ratio", "More than 1: the usual rate is 1.")
+            self.add_error("volume_ratio", _("More than 1: the usual rate is 1."))
         if data.get("number") is not None and data["number"] < 1:
-            self.add_error("number", "Levels start at 1.")
+            self.add_error("number", _("Levels start at 1."))
         return data
 
 

@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -323,8 +323,13 @@ def traffic_chart(
                 "neg_h": round(height * negative / peak, 2),
                 "tox_y": round(height - height * toxic / peak, 2),
                 "tox_h": round(height * toxic / peak, 2),
-                "label": f"{timezone.localtime(start):%H:%M}: {inbound} items, "
-                f"{negative} negative, {toxic} toxic",
+                "label": _("%(time)s: %(items)s items, %(negative)s negative, %(toxic)s toxic")
+                % {
+                    "time": formats.time_format(timezone.localtime(start), "TIME_FORMAT"),
+                    "items": inbound,
+                    "negative": negative,
+                    "toxic": toxic,
+                },
             }
         )
     return {

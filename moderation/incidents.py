@@ -67,9 +67,11 @@ NOTE_LIMIT = 5000
 
 # What storm mode does while it is on (the integrator wires each effect; the page lists them).
 STORM_EFFECTS = (
-    "Auto-replies are paused on the affected channels.",
-    "Every reply needs a lead's approval before it is sent.",
-    "Moderation uses stricter thresholds: borderline items go to the moderation queue.",
+    gettext_lazy("Auto-replies are paused on the affected channels."),
+    gettext_lazy("Every reply needs a lead's approval before it is sent."),
+    gettext_lazy(
+        "Moderation uses stricter thresholds: borderline items go to the moderation queue."
+    ),
 )
 
 # The levels an admin starts with (EscalationLevel rows; edited on the levels page).

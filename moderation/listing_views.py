@@ -137,8 +137,10 @@ def person_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class ListingForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=2000)
-    expires_in_days = forms.IntegerField(required=False, min_value=1, max_value=3650)
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=2000)
+    expires_in_days = forms.IntegerField(
+        label=gettext_lazy("Expires after (days)"), required=False, min_value=1, max_value=3650
+    )
 
 
 def _listing_write(request: HttpRequest, pk: int, act: str) -> HttpResponse:
@@ -214,7 +216,9 @@ class EvidenceForm(forms.Form):
     person = forms.IntegerField(required=False, min_value=1, label=gettext_lazy("Person id"))
     since = forms.DateField(required=False, label=gettext_lazy("From (day)"))
     until = forms.DateField(required=False, label=gettext_lazy("Until (day, inclusive)"))
-    format = forms.ChoiceField(choices=[("csv", "CSV"), ("json", "JSON")], initial="json")
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"), choices=[("csv", "CSV"), ("json", "JSON")], initial="json"
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

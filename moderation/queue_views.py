@@ -22,7 +22,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_integrations.models import ChannelAccount
@@ -30,7 +31,7 @@ from inbox.access import AccessDenied, ReadOnly, acting_channel_ids, visible_cha
 from inbox.actions import ActionRefused, unavailable_reason
 from inbox.models import OutboundKind, OutboundState, PlatformState
 from moderation import actions
-from moderation.classifiers.base import TOXICITY_CATEGORIES
+from moderation.classifiers.base import TOXICITY_CATEGORIES, TOXICITY_LABELS
 from moderation.models import CaseState, ModerationCase, ModerationRule
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ DECIDED_DAYS = 7
 # Long texts are clamped in the row (CSS shows three lines; the rest is one click away).
 TEXT_LIMIT = 1200
 AUTO_FILTERS = {
-    "hidden": "Hidden automatically",
-    "deleted": "Deleted automatically",
-    "queued": "Only queued",
-    "suggested": "Suggested by a rule",
+    "hidden": gettext_lazy("Hidden automatically"),
+    "deleted": gettext_lazy("Deleted automatically"),
+    "queued": gettext_lazy("Only queued"),
+    "suggested": gettext_lazy("Suggested by a rule"),
 }
-SORTS = {"newest": "Newest first", "severity": "Most severe first"}
+SORTS = {"newest": gettext_lazy("Newest first"), "severity": gettext_lazy("Most severe first")}
 DECISION_SLUGS = {
     "approve": "approve",
     "confirm-hide": "confirm_hide",
@@ -54,7 +55,7 @@ DECISION_SLUGS = {
     "ban": "ban",
 }
 _PENDING_OUTBOX = (OutboundState.QUEUED, OutboundState.SENDING)
-_BUILTIN_REASONS = ("Author banned", "Platform")
+_BUILTIN_REASONS = (gettext_noop("Author banned"), gettext_noop("Platform"))
 
 
 def visible_cases(user: Any) -> QuerySet[ModerationCase]:
@@ -72,7 +73,7 @@ def _with_row_facts(cases: QuerySet[ModerationCase]) -> QuerySet[ModerationCase]
 
 @dataclass
 class Bar:
-    label: str
+    label: str | Promise
     value: float
     kind: str
 
@@ -90,8 +91,8 @@ class CaseRow:
     suggested_only: bool = False
     pending_action: Any = None
     last_action: Any = None
-    hide_refusal: str = ""
-    delete_refusal: str = ""
+    hide_refusal: str | Promise = ""
+    delete_refusal: str | Promise = ""
     text: str = ""
     clamped: bool = False
     may_act: bool = True
@@ -110,6 +111,14 @@ class CaseRow:
         return f"{moment.timestamp():017.6f}"
 
 
+def _refusal(message: Any, kind: str) -> str | Promise:
+    """Why the platform refuses this action ("" when it allows it), worded in the language the
+    row is rendered in: a live row is computed once and rendered once per language."""
+    if not unavailable_reason(message, kind):
+        return ""
+    return lazy(unavailable_reason, str)(message, kind)
+
+
 def case_row(case: ModerationCase) -> CaseRow:
     message = case.message
     # The message's own conversation and channel are already loaded with the case.
@@ -118,12 +127,14 @@ def case_row(case: ModerationCase) -> CaseRow:
     scores = case.scores or {}
     toxicity = scores.get("toxicity") or {}
     bars = [
-        Bar(category, float(toxicity.get(category) or 0.0), "toxicity")
+        Bar(TOXICITY_LABELS[category], float(toxicity.get(category) or 0.0), "toxicity")
         for category in TOXICITY_CATEGORIES
     ]
-    bars.append(Bar("spam", float(scores.get("spam") or 0.0), "spam"))
+    bars.append(Bar(gettext_lazy("Spam"), float(scores.get("spam") or 0.0), "spam"))
     sentiment = float(scores.get("sentiment_score") or 0.0)
-    bars.append(Bar("sentiment", sentiment, "negative" if sentiment < 0 else "positive"))
+    bars.append(
+        Bar(gettext_lazy("Sentiment"), sentiment, "negative" if sentiment < 0 else "positive")
+    )
     removals = [
         a for a in message.actions_on.all() if a.kind in (OutboundKind.HIDE, OutboundKind.UNHIDE,
                                                           OutboundKind.DELETE)
@@ -141,25 +152,33 @@ def case_row(case: ModerationCase) -> CaseRow:
     if case.state == CaseState.PENDING:
         try:
             if message.platform_state == PlatformState.VISIBLE:
-                row.hide_refusal = unavailable_reason(message, OutboundKind.HIDE)
+                row.hide_refusal = _refusal(message, OutboundKind.HIDE)
             if message.platform_state != PlatformState.DELETED:
-                row.delete_refusal = unavailable_reason(message, OutboundKind.DELETE)
+                row.delete_refusal = _refusal(message, OutboundKind.DELETE)
         except Exception:  # an unknown platform shows the buttons; the action refuses
             logger.exception("could not tell what platform allows for case %s", case.pk)
     return row
 
 
 class QueueFilter(forms.Form):
-    channel = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
-    reason = forms.CharField(required=False, max_length=200)
-    auto = forms.ChoiceField(choices=[("", "Any"), *AUTO_FILTERS.items()], required=False)
-    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
+    channel = forms.TypedChoiceField(
+        label=gettext_lazy("Channel"), coerce=int, required=False, empty_value=None
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=200)
+    auto = forms.ChoiceField(
+        label=gettext_lazy("Automatic action"),
+        choices=[("", pgettext_lazy("automatic action", "Any")), *AUTO_FILTERS.items()],
+        required=False,
+    )
+    sort = forms.ChoiceField(
+        label=gettext_lazy("Order"), choices=list(SORTS.items()), required=False
+    )
 
     def __init__(self, *args: Any, channels: Iterable[ChannelAccount], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["channel"]
         assert isinstance(field, forms.TypedChoiceField)
-        field.choices = [("", "All channels"), *((c.pk, c.name) for c in channels)]
+        field.choices = [("", gettext_lazy("All channels")), *((c.pk, c.name) for c in channels)]
 
 
 def filter_cases(cases: QuerySet[ModerationCase], data: dict[str, Any]) -> QuerySet[ModerationCase]:
@@ -232,9 +251,16 @@ def queue(request: HttpRequest) -> HttpResponse:
         "figures": actions.time_to_action(since=since, channel_ids=ids),
         "acting": acting,
         "may_act": acting is None or bool(acting),
+        # (value, label): the built-in reasons are stored in English and shown translated;
+        # rule names are the admins' own words.
         "reasons": [
-            *_BUILTIN_REASONS,
-            *ModerationRule.objects.order_by("position", "id").values_list("name", flat=True),
+            *((reason, gettext(reason)) for reason in _BUILTIN_REASONS),
+            *(
+                (name, name)
+                for name in ModerationRule.objects.order_by("position", "id").values_list(
+                    "name", flat=True
+                )
+            ),
         ],
         "filters_json": {
             "channel": data.get("channel"),
@@ -298,9 +324,11 @@ def decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
 
 
 class BulkForm(forms.Form):
-    ids = forms.CharField(max_length=4000)
-    decision = forms.ChoiceField(choices=[(d, d) for d in actions.CASE_DECISIONS])
-    reason = forms.CharField(required=False, max_length=2000)
+    ids = forms.CharField(label=gettext_lazy("Items"), max_length=4000)
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Decision"), choices=[(d, d) for d in actions.CASE_DECISIONS]
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=2000)
 
     def clean_ids(self) -> list[int]:
         raw = [part.strip() for part in self.cleaned_data["ids"].split(",") if part.strip()]
@@ -334,7 +362,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=404)
     acting = _acting(request.user)
     if acting is not None and not ids.filter(channel_account_id__in=acting).exists():
-        return _refused(request, actions.READ_ONLY_CASE, 403)
+        return _refused(request, str(actions.READ_ONLY_CASE), 403)
     outcome = actions.settle_cases(
         user=request.user,
         case_ids=visible_ids,
@@ -343,10 +371,15 @@ def bulk(request: HttpRequest) -> HttpResponse:
     )
     refused_ids = {case_id for case_id, _ in outcome.refused}
     done_ids = [pk for pk in visible_ids if pk not in refused_ids]
-    message = f"Done: {outcome.done} item{'s' if outcome.done != 1 else ''}."
+    message = ngettext("Done: %(count)d item.", "Done: %(count)d items.", outcome.done) % {
+        "count": outcome.done
+    }
     if outcome.refused:
         reasons = sorted({reason for _, reason in outcome.refused})
-        message += f" Not done: {len(outcome.refused)} ({'; '.join(reasons[:3])})."
+        message += " " + gettext("Not done: %(count)d (%(reasons)s).") % {
+            "count": len(outcome.refused),
+            "reasons": "; ".join(reasons[:3]),
+        }
     if outcome.notes:
         message += " " + " ".join(sorted(set(outcome.notes))[:3])
     if not request.htmx:  # type: ignore[attr-defined]

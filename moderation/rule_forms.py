@@ -11,13 +11,26 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.utils.text import capfirst
-from django.utils.translation import gettext_lazy
+from django.utils.text import capfirst, format_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.administration_parsing import parse_languages, parse_tag_names
-from inbox.models import ConversationKind, ConversationStatus, Department, Priority, SavedReply
-from moderation.classifiers.base import SENTIMENTS, SPAM_SIGNALS, TOXICITY_CATEGORIES
+from inbox.models import (
+    ConversationKind,
+    ConversationStatus,
+    Department,
+    Priority,
+    SavedReply,
+    Sentiment,
+)
+from moderation.classifiers.base import (
+    SENTIMENTS,
+    SPAM_SIGNAL_LABELS,
+    SPAM_SIGNALS,
+    TOXICITY_CATEGORIES,
+    TOXICITY_LABELS,
+)
 from moderation.models import CommunityGuideline, ModerationRule, RuleHours
 from moderation.rule_validation import (
     AUTHOR_FACTS,
@@ -30,9 +43,9 @@ from moderation.rule_validation import (
 CHECKBOXES = forms.CheckboxSelectMultiple
 SCORE = {"step": "0.01", "min": "0", "max": "1", "inputmode": "decimal"}
 REMOVALS = [
-    ("", "Leave it visible"),
-    ("hide", "Hide it on the platform"),
-    ("delete", "Delete it on the platform"),
+    ("", gettext_lazy("Leave it visible")),
+    ("hide", gettext_lazy("Hide it on the platform")),
+    ("delete", gettext_lazy("Delete it on the platform")),
 ]
 # The form's fields that hold one condition each (the rest are the rule's own and actions).
 CONDITION_FIELDS = (
@@ -90,13 +103,15 @@ class ModerationRuleForm(forms.Form):
     """One moderation rule. With `rule`, the form shows what that stored rule holds; when valid,
     `conditions` and `actions` are the rule's clean JSON documents."""
 
-    name = forms.CharField(max_length=200, strip=True)
-    enabled = forms.BooleanField(required=False, initial=True)
+    name = forms.CharField(max_length=200, strip=True, label=gettext_lazy("Name"))
+    enabled = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Enabled"))
     suggest_only = forms.BooleanField(
         required=False,
         label=gettext_lazy("Suggest only"),
-        help_text="Puts its suggestion in the moderation queue and does nothing else: try a new "
-        "rule this way before it acts.",
+        help_text=gettext_lazy(
+            "Puts its suggestion in the moderation queue and does nothing else: try a new "
+            "rule this way before it acts."
+        ),
     )
     stop_processing = forms.BooleanField(
         required=False,
@@ -107,8 +122,10 @@ class ModerationRuleForm(forms.Form):
         max_length=200,
         required=False,
         label=gettext_lazy("Guideline section"),
-        help_text="The section of the community guidelines this rule enforces, e.g. “1 Respect”; "
-        "cited in the reason.",
+        help_text=gettext_lazy(
+            "The section of the community guidelines this rule enforces, e.g. “1 Respect”; "
+            "cited in the reason."
+        ),
     )
 
     # Conditions.
@@ -116,8 +133,10 @@ class ModerationRuleForm(forms.Form):
         required=False,
         label=gettext_lazy("Any of these words"),
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="One word or phrase per line, whole words, case and umlauts ignored "
-        "(Kündigung = KUENDIGUNG); a * at either end matches the rest of the word.",
+        help_text=gettext_lazy(
+            "One word or phrase per line, whole words, case and umlauts ignored "
+            "(Kündigung = KUENDIGUNG); a * at either end matches the rest of the word."
+        ),
     )
     keywords_all = forms.CharField(
         required=False,
@@ -137,10 +156,16 @@ class ModerationRuleForm(forms.Form):
     languages = forms.CharField(
         required=False,
         max_length=100,
+        label=gettext_lazy("Languages"),
         help_text=gettext_lazy("Codes separated by commas, e.g. de, en."),
     )
     sentiment = forms.ChoiceField(
-        required=False, choices=[("", "Any"), *((s, s.capitalize()) for s in SENTIMENTS)]
+        required=False,
+        choices=[
+            ("", pgettext_lazy("sentiment", "Any")),
+            *((value, label) for value, label in Sentiment.choices if value in SENTIMENTS),
+        ],
+        label=gettext_lazy("Sentiment"),
     )
     sentiment_score_max = forms.FloatField(
         required=False,
@@ -160,7 +185,7 @@ class ModerationRuleForm(forms.Form):
     )
     toxicity_categories = forms.MultipleChoiceField(
         required=False,
-        choices=[(c, c.capitalize()) for c in TOXICITY_CATEGORIES],
+        choices=[(c, TOXICITY_LABELS[c]) for c in TOXICITY_CATEGORIES],
         widget=CHECKBOXES,
         label=gettext_lazy("In these categories"),
         help_text=gettext_lazy("Empty: any category."),
@@ -174,7 +199,7 @@ class ModerationRuleForm(forms.Form):
     )
     spam_signals = forms.MultipleChoiceField(
         required=False,
-        choices=[(s, s.replace("_", " ").capitalize()) for s in SPAM_SIGNALS],
+        choices=[(s, SPAM_SIGNAL_LABELS[s]) for s in SPAM_SIGNALS],
         widget=CHECKBOXES,
         label=gettext_lazy("Any of these spam signals"),
     )
@@ -193,12 +218,14 @@ class ModerationRuleForm(forms.Form):
         help_text=gettext_lazy("Empty: any channel."),
     )
     platforms = forms.MultipleChoiceField(
+        label=gettext_lazy("Platforms"),
         required=False,
         choices=Platform.choices,
         widget=CHECKBOXES,
         help_text=gettext_lazy("Empty: any."),
     )
     kinds = forms.MultipleChoiceField(
+        label=gettext_lazy("Kinds"),
         required=False,
         choices=ConversationKind.choices,
         widget=CHECKBOXES,
@@ -208,8 +235,10 @@ class ModerationRuleForm(forms.Form):
         required=False,
         choices=RuleHours.choices,
         label=gettext_lazy("Working hours"),
-        help_text="Of the departments that own the channel; never matches on a channel whose "
-        "departments have no opening hours.",
+        help_text=gettext_lazy(
+            "Of the departments that own the channel; never matches on a channel whose "
+            "departments have no opening hours."
+        ),
     )
 
     # Actions.
@@ -218,7 +247,10 @@ class ModerationRuleForm(forms.Form):
     )
     queue = forms.BooleanField(required=False, label=gettext_lazy("Send to the moderation queue"))
     tags = forms.CharField(
-        required=False, max_length=500, help_text=gettext_lazy("Tag names separated by commas.")
+        label=gettext_lazy("Add tags"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Tag names separated by commas."),
     )
     department_id = forms.ModelChoiceField(
         queryset=Department.objects.order_by("name"),
@@ -233,15 +265,17 @@ class ModerationRuleForm(forms.Form):
         empty_label=gettext_lazy("Leave as it is"),
     )
     priority = forms.TypedChoiceField(
-        choices=[("", "Leave as it is"), *Priority.choices],
+        choices=[("", gettext_lazy("Leave as it is")), *Priority.choices],
         coerce=int,
         empty_value=None,
         required=False,
+        label=gettext_lazy("Priority"),
     )
     status = forms.ChoiceField(
         required=False,
-        choices=[("", "Leave as it is")]
+        choices=[("", gettext_lazy("Leave as it is"))]
         + [(v, label) for v, label in ConversationStatus.choices if v in RULE_STATUSES],
+        label=gettext_lazy("Status"),
     )
     notify_user_ids = _UsersChoice(
         queryset=_active_users(), required=False, widget=CHECKBOXES, label=gettext_lazy("Notify")
@@ -262,7 +296,10 @@ class ModerationRuleForm(forms.Form):
         required=False, label=gettext_lazy("Replies in the conversation need a lead's approval")
     )
     incident_level = forms.TypedChoiceField(
-        choices=[("", "No incident"), *((n, f"Level {n}") for n in INCIDENT_LEVELS)],
+        choices=[
+            ("", gettext_lazy("No incident")),
+            *((n, format_lazy(gettext_lazy("Level {number}"), number=n)) for n in INCIDENT_LEVELS),
+        ],
         coerce=int,
         empty_value=None,
         required=False,
@@ -327,8 +364,10 @@ class ModerationRuleForm(forms.Form):
             self.add_error(field if field in self.fields else None, message)
         if not self.actions and not data.get("stop_processing") and not self.errors:
             raise ValidationError(
-                "This rule does nothing: choose what happens to the item or the conversation "
-                "(or tick “Stop at this rule” to keep later rules from matching)."
+                gettext(
+                    "This rule does nothing: choose what happens to the item or the conversation "
+                    "(or tick “Stop at this rule” to keep later rules from matching)."
+                )
             )
         return cleaned
 
@@ -384,8 +423,9 @@ class GuidelineForm(forms.ModelForm):
         max_length=1000,
         assume_scheme="https",
         label=gettext_lazy("URL"),
-        help_text="Where the full guidelines are published; saved replies link it as "
-        "{guidelines_url}.",
+        help_text=gettext_lazy(
+            "Where the full guidelines are published; saved replies link it as {guidelines_url}."
+        ),
     )
 
     class Meta:
@@ -395,7 +435,14 @@ class GuidelineForm(forms.ModelForm):
             "summary": forms.Textarea(attrs={"rows": 2}),
             "text": forms.Textarea(attrs={"rows": 10}),
         }
+        labels = {
+            "title": gettext_lazy("Title"),
+            "summary": gettext_lazy("Summary"),
+            "text": gettext_lazy("Text"),
+        }
         help_texts = {
-            "summary": "One or two sentences: moderation reasons cite it, saved replies quote it "
-            "as {guidelines}.",
+            "summary": gettext_lazy(
+                "One or two sentences: moderation reasons cite it, saved replies quote it "
+                "as {guidelines}."
+            ),
         }

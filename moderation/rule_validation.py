@@ -16,7 +16,8 @@ from typing import Any
 
 import regex  # type: ignore[import-untyped]  # no stubs in the environment
 from django.contrib.auth import get_user_model
-from django.utils.translation import gettext_lazy
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from channels_integrations.models import ChannelAccount, Platform
 from inbox.actions import ActionRefused
@@ -125,41 +126,73 @@ def _ids(value: Any) -> list[int] | None:
     return list(dict.fromkeys(i for i in ids if i is not None))
 
 
-def _choices(value: Any, allowed: Iterable[str], label: str, errors: Errors, key: str) -> list[str]:
+def _choices(
+    value: Any, allowed: Iterable[str], label: str | Promise, errors: Errors, key: str
+) -> list[str]:
     items = _strings(value)
     if items is None:
-        errors.append((key, f"{label}: expected a list of names."))
+        errors.append((key, gettext("%(label)s: expected a list of names.") % {"label": label}))
         return []
     allowed = tuple(allowed)
     unknown = [item for item in items if item not in allowed]
     if unknown:
         errors.append(
-            (key, f"{label}: unknown {', '.join(unknown)} (known: {', '.join(allowed)}).")
+            (
+                key,
+                gettext("%(label)s: unknown %(unknown)s (known: %(known)s).")
+                % {"label": label, "unknown": ", ".join(unknown), "known": ", ".join(allowed)},
+            )
         )
     return [item for item in items if item in allowed]
 
 
-def _keywords(value: Any, label: str, errors: Errors, key: str) -> list[str]:
+def _keywords(value: Any, label: str | Promise, errors: Errors, key: str) -> list[str]:
     items = _strings(value)
     if items is None:
-        errors.append((key, f"{label}: expected one word or phrase per line."))
+        errors.append(
+            (key, gettext("%(label)s: expected one word or phrase per line.") % {"label": label})
+        )
         return []
     if len(items) > MAX_KEYWORDS:
-        errors.append((key, f"{label}: at most {MAX_KEYWORDS} entries."))
+        errors.append(
+            (
+                key,
+                gettext("%(label)s: at most %(limit)d entries.")
+                % {"label": label, "limit": MAX_KEYWORDS},
+            )
+        )
     for item in items:
         if not item.strip("*").strip():
-            errors.append((key, f"{label}: “{item}” has no letters to look for."))
+            errors.append(
+                (
+                    key,
+                    gettext("%(label)s: “%(keyword)s” has no letters to look for.")
+                    % {"label": label, "keyword": item},
+                )
+            )
         elif len(item) > MAX_KEYWORD_LENGTH:
             errors.append(
-                (key, f"{label}: “{item[:30]}…” is longer than {MAX_KEYWORD_LENGTH} characters.")
+                (
+                    key,
+                    gettext("%(label)s: “%(keyword)s…” is longer than %(limit)d characters.")
+                    % {"label": label, "keyword": item[:30], "limit": MAX_KEYWORD_LENGTH},
+                )
             )
     return items
 
 
-def _score(value: Any, label: str, errors: Errors, key: str, *, low: float = 0.0) -> float | None:
+def _score(
+    value: Any, label: str | Promise, errors: Errors, key: str, *, low: float = 0.0
+) -> float | None:
     number = _number(value)
     if number is None or not (low < number <= 1.0):
-        errors.append((key, f"{label}: a number above {low:g} and at most 1, e.g. 0.8."))
+        errors.append(
+            (
+                key,
+                gettext("%(label)s: a number above %(low)s and at most 1, e.g. 0.8.")
+                % {"label": label, "low": f"{low:g}"},
+            )
+        )
         return None
     return number
 
@@ -170,87 +203,118 @@ def keyed_condition_errors(data: Mapping[str, Any]) -> tuple[dict[str, Any], Err
     errors: Errors = []
     clean: dict[str, Any] = {}
     if not isinstance(data, Mapping):
-        return {}, [("", "Conditions must be a JSON object.")]
+        return {}, [("", gettext("Conditions must be a JSON object."))]
     for key, value in data.items():
         if key not in CONDITION_KEYS:
-            errors.append((key, f"Unknown condition “{key}”."))
+            errors.append((key, gettext("Unknown condition “%(key)s”.") % {"key": key}))
             continue
         if _empty(value):
             continue
         if key in ("keywords_any", "keywords_all"):
-            label = "Any of the keywords" if key == "keywords_any" else "All of the keywords"
+            label = (
+                gettext("Any of the keywords")
+                if key == "keywords_any"
+                else gettext("All of the keywords")
+            )
             clean[key] = _keywords(value, label, errors, key)
         elif key == "regex":
             if not isinstance(value, str) or len(value) > MAX_REGEX_LENGTH:
-                errors.append((key, f"Regular expression: text of at most {MAX_REGEX_LENGTH}."))
+                errors.append(
+                    (
+                        key,
+                        gettext("Regular expression: text of at most %(limit)d characters.")
+                        % {"limit": MAX_REGEX_LENGTH},
+                    )
+                )
                 continue
             try:
                 regex.compile(value, REGEX_FLAGS)
             except (regex.error, ValueError, OverflowError) as exc:
-                errors.append((key, f"Regular expression: not valid ({exc})."))
+                errors.append(
+                    (key, gettext("Regular expression: not valid (%(error)s).") % {"error": exc})
+                )
                 continue
             clean[key] = value
         elif key == "languages":
             codes = _strings(value)
             bad = [c for c in codes or [] if not regex.fullmatch(r"[a-z]{2,3}", c.lower())]
             if codes is None or bad:
-                errors.append((key, "Languages: two-letter codes like de, en."))
+                errors.append((key, gettext("Languages: two-letter codes like de, en.")))
                 continue
             clean[key] = list(dict.fromkeys(c.lower() for c in codes))
         elif key == "sentiment":
             if value not in SENTIMENTS:
-                errors.append((key, f"Sentiment: one of {', '.join(SENTIMENTS)}."))
+                errors.append(
+                    (
+                        key,
+                        gettext("Sentiment: one of %(values)s.")
+                        % {"values": ", ".join(SENTIMENTS)},
+                    )
+                )
                 continue
             clean[key] = value
         elif key == "sentiment_score_max":
             number = _number(value)
             if number is None or not (-1.0 <= number <= 1.0):
-                errors.append((key, "Sentiment score at most: a number from -1 to 1, e.g. -0.5."))
+                errors.append(
+                    (key, gettext("Sentiment score at most: a number from -1 to 1, e.g. -0.5."))
+                )
                 continue
             clean[key] = number
         elif key in ("toxicity_min", "spam_min"):
-            label = "Toxicity at least" if key == "toxicity_min" else "Spam score at least"
+            label = (
+                gettext("Toxicity at least")
+                if key == "toxicity_min"
+                else gettext("Spam score at least")
+            )
             score = _score(value, label, errors, key)
             if score is not None:
                 clean[key] = score
         elif key == "toxicity_categories":
-            clean[key] = _choices(value, TOXICITY_CATEGORIES, "Toxicity categories", errors, key)
+            clean[key] = _choices(
+                value, TOXICITY_CATEGORIES, gettext("Toxicity categories"), errors, key
+            )
         elif key == "spam_signals":
-            clean[key] = _choices(value, SPAM_SIGNALS, "Spam signals", errors, key)
+            clean[key] = _choices(value, SPAM_SIGNALS, gettext("Spam signals"), errors, key)
         elif key == "author":
-            facts = _choices(value, AUTHOR_FACTS, "Author", errors, key)
+            facts = _choices(value, AUTHOR_FACTS, gettext("Author"), errors, key)
             for yes, no in (("allowed", "not_allowed"), ("vip", "not_vip")):
                 if yes in facts and no in facts:
                     errors.append(
                         (
                             key,
-                            f"Author: “{AUTHOR_FACTS[yes]}” and “{AUTHOR_FACTS[no]}” "
-                            "cannot both hold.",
+                            gettext("Author: “%(fact)s” and “%(opposite)s” cannot both hold.")
+                            % {"fact": AUTHOR_FACTS[yes], "opposite": AUTHOR_FACTS[no]},
                         )
                     )
             clean[key] = facts
         elif key == "channel_ids":
             ids = _ids(value)
             if ids is None:
-                errors.append((key, "Channels: expected a list of channel ids."))
+                errors.append((key, gettext("Channels: expected a list of channel ids.")))
                 continue
             clean[key] = ids
         elif key == "platforms":
-            clean[key] = _choices(value, Platform.values, "Platforms", errors, key)
+            clean[key] = _choices(value, Platform.values, gettext("Platforms"), errors, key)
         elif key == "kinds":
-            clean[key] = _choices(value, ConversationKind.values, "Kinds", errors, key)
+            clean[key] = _choices(value, ConversationKind.values, gettext("Kinds"), errors, key)
         elif key == "hours":
             if value not in HOURS:
-                errors.append((key, "Working hours: inside or outside."))
+                errors.append((key, gettext("Working hours: inside or outside.")))
                 continue
             clean[key] = value
     if "toxicity_categories" in clean and "toxicity_min" not in clean:
         errors.append(
-            ("toxicity_min", "Toxicity categories need a minimum toxicity score to compare with.")
+            (
+                "toxicity_min",
+                gettext("Toxicity categories need a minimum toxicity score to compare with."),
+            )
         )
     clean = {key: value for key, value in clean.items() if not _empty(value)}
     if not clean and not errors:
-        errors.append(("", "A rule needs at least one condition (else it would match everything)."))
+        errors.append(
+            ("", gettext("A rule needs at least one condition (else it would match everything)."))
+        )
     return clean, errors
 
 
@@ -259,70 +323,83 @@ def keyed_action_errors(data: Mapping[str, Any]) -> tuple[dict[str, Any], Errors
     errors: Errors = []
     clean: dict[str, Any] = {}
     if not isinstance(data, Mapping):
-        return {}, [("", "Actions must be a JSON object.")]
+        return {}, [("", gettext("Actions must be a JSON object."))]
     for key, value in data.items():
         if key not in ACTION_KEYS:
-            errors.append((key, f"Unknown action “{key}”."))
+            errors.append((key, gettext("Unknown action “%(key)s”.") % {"key": key}))
             continue
         if value is None or value == "" or value == [] or value is False:
             continue
         if key in ("hide", "delete", "queue", "notify_leads", "require_approval"):
             if value is not True:
-                errors.append((key, f"{key.replace('_', ' ').capitalize()}: true or false."))
+                # The key is the JSON name the rule's author wrote; it stays as it is.
+                errors.append((key, gettext("%(key)s: true or false.") % {"key": key}))
                 continue
             clean[key] = True
         elif key == "tags":
             names = _strings(value)
             if names is None:
-                errors.append((key, "Tags: expected a list of tag names."))
+                errors.append((key, gettext("Tags: expected a list of tag names.")))
                 continue
             tags: list[str] = []
             for name in names:
                 try:
                     tag = normalize_tag_name(name)
                 except ActionRefused as exc:
-                    errors.append((key, f"Tags: {exc}"))
+                    errors.append((key, gettext("Tags: %(error)s") % {"error": exc}))
                     continue
                 if tag.lower() not in {t.lower() for t in tags}:
                     tags.append(tag)
             if len(tags) > MAX_TAGS:
-                errors.append((key, f"Tags: at most {MAX_TAGS}."))
+                errors.append((key, gettext("Tags: at most %(limit)d.") % {"limit": MAX_TAGS}))
             clean[key] = tags
         elif key in ("department_id", "assignee_id", "auto_reply_saved_reply_id"):
             number = _integer(value)
             if number is None or number <= 0:
-                errors.append((key, f"{_ID_LABELS[key]}: expected an id."))
+                errors.append(
+                    (key, gettext("%(label)s: expected an id.") % {"label": _ID_LABELS[key]})
+                )
                 continue
             clean[key] = number
         elif key == "priority":
             number = _integer(value)
             if number is None or number not in Priority.values:
-                errors.append((key, "Priority: 0 (low), 1 (normal), 2 (high) or 3 (urgent)."))
+                errors.append(
+                    (key, gettext("Priority: 0 (low), 1 (normal), 2 (high) or 3 (urgent)."))
+                )
                 continue
             clean[key] = number
         elif key == "status":
             if value not in RULE_STATUSES:
-                errors.append((key, f"Status: one of {', '.join(RULE_STATUSES)}."))
+                errors.append(
+                    (
+                        key,
+                        gettext("Status: one of %(values)s.")
+                        % {"values": ", ".join(RULE_STATUSES)},
+                    )
+                )
                 continue
             clean[key] = value
         elif key == "notify_user_ids":
             ids = _ids(value)
             if ids is None:
-                errors.append((key, "Notify: expected a list of user ids."))
+                errors.append((key, gettext("Notify: expected a list of user ids.")))
                 continue
             clean[key] = ids
         elif key == "incident_level":
             number = _integer(value)
             if number not in INCIDENT_LEVELS:
-                errors.append((key, "Incident level: 1, 2 or 3."))
+                errors.append((key, gettext("Incident level: 1, 2 or 3.")))
                 continue
             clean[key] = number
     if clean.get("hide") and clean.get("delete"):
         errors.append(
             (
                 "delete",
-                "Hide and delete together: choose one (delete removes the item for good, "
-                "hide keeps it for the author and lets a moderator make it visible again).",
+                gettext(
+                    "Hide and delete together: choose one (delete removes the item for good, "
+                    "hide keeps it for the author and lets a moderator make it visible again)."
+                ),
             )
         )
     clean = {key: value for key, value in clean.items() if value != []}
@@ -330,11 +407,11 @@ def keyed_action_errors(data: Mapping[str, Any]) -> tuple[dict[str, Any], Errors
 
 
 _ID_LABELS = {
-    "department_id": "Department",
-    "assignee_id": "Assignee",
-    "auto_reply_saved_reply_id": "Saved reply",
-    "notify_user_ids": "Notify",
-    "channel_ids": "Channels",
+    "department_id": gettext_lazy("Department"),
+    "assignee_id": gettext_lazy("Assignee"),
+    "auto_reply_saved_reply_id": gettext_lazy("Saved reply"),
+    "notify_user_ids": gettext_lazy("Notify"),
+    "channel_ids": gettext_lazy("Channels"),
 }
 
 
@@ -406,10 +483,13 @@ def check_ids(clean: dict[str, Any], errors: Errors | None = None) -> dict[str, 
         if not missing:
             continue
         if errors is not None:
-            what = "no active user" if key in ("assignee_id", "notify_user_ids") else "nothing"
-            errors.append(
-                (key, f"{_ID_LABELS[key]}: {', '.join(f'#{i}' for i in missing)} names {what}.")
+            message = (
+                gettext("%(label)s: %(ids)s names no active user.")
+                if key in ("assignee_id", "notify_user_ids")
+                else gettext("%(label)s: %(ids)s names nothing.")
             )
+            ids = ", ".join(f"#{i}" for i in missing)
+            errors.append((key, message % {"label": _ID_LABELS[key], "ids": ids}))
         if isinstance(value, list):
             kept = [i for i in value if i in found]
             if kept:

@@ -31,6 +31,18 @@ class ServedMastodon(FakeMastodon):
 
 
 @pytest.fixture(autouse=True)
+def site_language() -> Iterator[None]:
+    """Every test starts and ends in the site language: a German request or override in one
+    test must not leak into the next one's thread."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def fresh_team_config() -> None:
     """Ingest's cached rules and SLA book (inbox.team_config) start empty in every test: a
     copy read in an earlier test may hold rows its rollback removed."""

@@ -20,6 +20,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Any, ClassVar
 
 from django.conf import settings as django_settings
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 
 from channels_integrations.base import (
     CannotReconcile,
@@ -86,64 +87,80 @@ class EmailConnector(Connector):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REPLY})
     max_reply_length = 100_000
     setup_fields: ClassVar[tuple[SetupField, ...]] = (
-        SetupField("imap_host", "IMAP server", help_text="e.g. imap.example.com"),
         SetupField(
-            "imap_port", "IMAP port", initial="993", input_type="int", help_text="993 for ssl"
+            "imap_host",
+            gettext_lazy("IMAP server"),
+            help_text=gettext_lazy("e.g. imap.example.com"),
+        ),
+        SetupField(
+            "imap_port",
+            gettext_lazy("IMAP port"),
+            initial="993",
+            input_type="int",
+            help_text=gettext_lazy("993 for ssl"),
         ),
         SetupField(
             "imap_security",
-            "IMAP security",
+            gettext_lazy("IMAP security"),
             initial="ssl",
-            help_text="ssl (implicit TLS), starttls or none",
+            help_text=gettext_lazy("ssl (implicit TLS), starttls or none"),
             choices=("ssl", "starttls", "none"),
         ),
         SetupField(
             "mailbox",
-            "Mailbox to poll",
+            gettext_lazy("Mailbox to poll"),
             required=False,
             initial="INBOX",
-            help_text="The IMAP folder the support mail arrives in.",
+            help_text=gettext_lazy("The IMAP folder the support mail arrives in."),
         ),
-        SetupField("smtp_host", "SMTP server", help_text="e.g. smtp.example.com"),
+        SetupField(
+            "smtp_host",
+            gettext_lazy("SMTP server"),
+            help_text=gettext_lazy("e.g. smtp.example.com"),
+        ),
         SetupField(
             "smtp_port",
-            "SMTP port",
+            gettext_lazy("SMTP port"),
             initial="587",
             input_type="int",
-            help_text="587 for starttls, 465 for ssl",
+            help_text=gettext_lazy("587 for starttls, 465 for ssl"),
         ),
         SetupField(
             "smtp_security",
-            "SMTP security",
+            gettext_lazy("SMTP security"),
             initial="starttls",
-            help_text="ssl (implicit TLS), starttls or none",
+            help_text=gettext_lazy("ssl (implicit TLS), starttls or none"),
             choices=("ssl", "starttls", "none"),
         ),
-        SetupField("address", "Support address", help_text="Replies are sent from this address."),
+        SetupField(
+            "address",
+            gettext_lazy("Support address"),
+            help_text=gettext_lazy("Replies are sent from this address."),
+        ),
         SetupField(
             "display_name",
-            "Sender name",
+            gettext_lazy("Sender name"),
             required=False,
-            help_text="Shown as the sender of replies, e.g. “Brand Support”.",
+            help_text=gettext_lazy("Shown as the sender of replies, e.g. “Brand Support”."),
         ),
-        SetupField("username", "IMAP user name", secret=True),
-        SetupField("password", "IMAP password", secret=True),
+        SetupField("username", gettext_lazy("IMAP user name"), secret=True),
+        SetupField("password", gettext_lazy("IMAP password"), secret=True),
         SetupField(
             "smtp_username",
-            "SMTP user name",
+            gettext_lazy("SMTP user name"),
             secret=True,
             required=False,
-            help_text="Only if it differs from the IMAP user name.",
+            help_text=gettext_lazy("Only if it differs from the IMAP user name."),
         ),
         SetupField(
             "smtp_password",
-            "SMTP password",
+            gettext_lazy("SMTP password"),
             secret=True,
             required=False,
-            help_text="Only if it differs from the IMAP password.",
+            help_text=gettext_lazy("Only if it differs from the IMAP password."),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "E-mail can go back as far as the mailbox keeps mail: the first poll reads everything "
         "that arrived since the chosen date (without a date, the last day)."
     )
@@ -234,35 +251,52 @@ class EmailConnector(Connector):
         try:
             config = self.config
         except ConnectorError as exc:
-            return [ConnectionCheck("Settings", False, exc.message)]
-        checks = [ConnectionCheck("Settings", True, f"Replies are sent from {config.address}.")]
+            return [ConnectionCheck(gettext("Settings"), False, exc.message)]
+        checks = [
+            ConnectionCheck(
+                gettext("Settings"),
+                True,
+                gettext("Replies are sent from %(address)s.") % {"address": config.address},
+            )
+        ]
         imap = self._imap_session(config)
-        step = "IMAP server"
+        step = gettext("IMAP server")
         try:
             imap.connect()
             checks.append(
                 ConnectionCheck(
                     step,
                     True,
-                    f"Connected to {config.imap.host}:{config.imap.port} ({config.imap.security}).",
+                    _connected(config.imap.host, config.imap.port, config.imap.security),
                 )
             )
-            step = "IMAP login"
+            step = gettext("IMAP login")
             imap.login()
-            checks.append(ConnectionCheck(step, True, "The IMAP server accepted the login."))
-            step = "Mailbox"
+            checks.append(
+                ConnectionCheck(step, True, gettext("The IMAP server accepted the login."))
+            )
+            step = gettext("Mailbox")
             status = imap.examine(config.mailbox)
             checks.append(
                 ConnectionCheck(
-                    step, True, f"{config.mailbox} can be read ({status.exists} messages)."
+                    step,
+                    True,
+                    ngettext(
+                        "%(mailbox)s can be read (%(count)d message).",
+                        "%(mailbox)s can be read (%(count)d messages).",
+                        status.exists,
+                    )
+                    % {"mailbox": config.mailbox, "count": status.exists},
                 )
             )
-            step = "Sent folder"
+            step = gettext("Sent folder")
             sent = imap.sent_mailbox(create=False)
             detail = (
-                f"Copies of replies are filed in {sent}."
+                gettext("Copies of replies are filed in %(folder)s.") % {"folder": sent}
                 if sent
-                else "There is no Sent folder yet; one named Sent is created with the first reply."
+                else gettext(
+                    "There is no Sent folder yet; one named Sent is created with the first reply."
+                )
             )
             checks.append(ConnectionCheck(step, True, detail))
         except ConnectorError as exc:
@@ -271,19 +305,21 @@ class EmailConnector(Connector):
             imap.close()
 
         smtp = self._smtp_session(config)
-        step = "SMTP server"
+        step = gettext("SMTP server")
         try:
             smtp.connect()
             checks.append(
                 ConnectionCheck(
                     step,
                     True,
-                    f"Connected to {config.smtp.host}:{config.smtp.port} ({config.smtp.security}).",
+                    _connected(config.smtp.host, config.smtp.port, config.smtp.security),
                 )
             )
-            step = "SMTP login"
+            step = gettext("SMTP login")
             smtp.login()
-            checks.append(ConnectionCheck(step, True, "The SMTP server accepted the login."))
+            checks.append(
+                ConnectionCheck(step, True, gettext("The SMTP server accepted the login."))
+            )
         except ConnectorError as exc:
             checks.append(ConnectionCheck(step, False, exc.message))
         finally:
@@ -300,11 +336,11 @@ class EmailConnector(Connector):
         headers = target_headers(target)
         recipients = reply_recipients(headers, outbound=target.direction == "outbound")
         if not recipients:
-            return "The e-mail has no address a reply could go to."
+            return gettext("The e-mail has no address a reply could go to.")
         if all(NO_REPLY_RE.match(address.partition("@")[0]) for address in recipients):
-            return (
-                f"{recipients[0]} does not take replies (an automatic sender or a delivery report)."
-            )
+            return gettext(
+                "%(address)s does not take replies (an automatic sender or a delivery report)."
+            ) % {"address": recipients[0]}
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:
@@ -406,6 +442,14 @@ class EmailConnector(Connector):
             read_timeout=read_timeout,
             local_hostname=config.domain,
         )
+
+
+def _connected(host: str, port: int, security: str) -> str:
+    return gettext("Connected to %(host)s:%(port)s (%(security)s).") % {
+        "host": host,
+        "port": port,
+        "security": security,
+    }
 
 
 def mail_settings(settings: dict[str, Any], credentials: dict[str, Any]) -> MailSettings:

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     Capability,
     ConnectionCheck,
@@ -197,36 +199,40 @@ class FacebookConnector(Connector):
     setup_fields = (
         SetupField(
             "base_url",
-            "API base URL",
+            gettext_lazy("API base URL"),
             initial=GRAPH_BASE_URL,
             input_type="url",
-            help_text="The Graph API host; change it only to test against a fake.",
+            help_text=gettext_lazy("The Graph API host; change it only to test against a fake."),
         ),
         SetupField(
             "page_id",
-            "Page ID",
-            help_text="The numeric id of the Facebook Page (Page settings, Page transparency).",
+            gettext_lazy("Page ID"),
+            help_text=gettext_lazy(
+                "The numeric id of the Facebook Page (Page settings, Page transparency)."
+            ),
         ),
         SetupField(
             "api_version",
-            "Graph API version",
+            gettext_lazy("Graph API version"),
             required=False,
             initial=DEFAULT_API_VERSION,
-            help_text="For example v25.0.",
+            help_text=gettext_lazy("For example v25.0."),
         ),
         SetupField(
             "access_token",
-            "Page access token",
+            gettext_lazy("Page access token"),
             secret=True,
             input_type="password",
             help_text=(
-                "A Page access token of someone with the MODERATE task on the Page, with "
-                "pages_read_engagement, pages_read_user_content, pages_manage_engagement and "
-                "pages_messaging (private replies)."
+                gettext_lazy(
+                    "A Page access token of someone with the MODERATE task on the Page, with "
+                    "pages_read_engagement, pages_read_user_content, pages_manage_engagement and "
+                    "pages_messaging (private replies)."
+                )
             ),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "Facebook: comments on the Page's posts of the last 30 days (at most the 50 newest "
         "posts). A backfill date further back is cut to 30 days; without one, the first poll "
         "takes the comments of the last 24 hours."
@@ -447,29 +453,31 @@ class FacebookConnector(Connector):
         if reason:
             return reason
         if target.state == ItemState.DELETED:
-            return "The comment was deleted on Facebook."
+            return gettext("The comment was deleted on Facebook.")
         raw = target.raw if isinstance(target.raw, dict) else {}
         ours = target.direction == "outbound"
         if capability == Capability.PRIVATE_REPLY:
             if ours:
-                return "A Page cannot send a private reply to its own comment."
+                return gettext("A Page cannot send a private reply to its own comment.")
             if raw.get("can_reply_privately") is False:
-                return (
+                return gettext(
                     "Facebook allows one private reply per comment, within 7 days, to people "
                     "the Page can message; this comment cannot get one (any more)."
                 )
             created = _created(raw) or target.sent_at
             if created is not None and datetime.now(UTC) - created > PRIVATE_REPLY_WINDOW:
-                return "Facebook allows private replies only within 7 days of the comment."
+                return gettext("Facebook allows private replies only within 7 days of the comment.")
         if capability == Capability.HIDE:
             if target.state == ItemState.HIDDEN:
-                return "The comment is already hidden."
+                return gettext("The comment is already hidden.")
             if ours or raw.get("can_hide") is False:
-                return "Facebook does not let a Page hide its own comments; delete it instead."
+                return gettext(
+                    "Facebook does not let a Page hide its own comments; delete it instead."
+                )
         if capability == Capability.UNHIDE and target.state != ItemState.HIDDEN:
-            return "The comment is not hidden."
+            return gettext("The comment is not hidden.")
         if capability == Capability.DELETE and raw.get("can_remove") is False:
-            return "Facebook does not allow the Page to remove this comment."
+            return gettext("Facebook does not allow the Page to remove this comment.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:
@@ -546,27 +554,38 @@ class FacebookConnector(Connector):
     def test_connection(self) -> list[ConnectionCheck]:
         checks: list[ConnectionCheck] = []
         if not self.page_id:
-            return [ConnectionCheck("Page ID", False, "The channel has no Page ID set.")]
+            return [
+                ConnectionCheck(
+                    gettext("Page ID"), False, gettext("The channel has no Page ID set.")
+                )
+            ]
         try:
             me = self.client.get("me", {"fields": "id,name"}, what="the token check")
         except ConnectorError as exc:
             # An expired or revoked token (AuthExpired) lands here too: nothing else can work.
-            return [ConnectionCheck("Access token", False, exc.message)]
+            return [ConnectionCheck(gettext("Access token"), False, exc.message)]
         me_id = str(me.get("id", "")) if isinstance(me, dict) else ""
         if me_id != self.page_id:
             checks.append(
                 ConnectionCheck(
-                    "Access token",
+                    gettext("Access token"),
                     False,
-                    f"The token belongs to {me_id or 'someone else'}, not to Page "
-                    f"{self.page_id}: use the Page's own access token.",
+                    gettext(
+                        "The token belongs to %(owner)s, not to Page %(page)s: use the Page's "
+                        "own access token."
+                    )
+                    % {"owner": me_id or gettext("someone else"), "page": self.page_id},
                 )
             )
         else:
-            checks.append(ConnectionCheck("Access token", True, "Accepted; it is a Page token."))
-        checks.append(self._check("Page", self._check_page))
-        checks.append(self._check("Posts", self._check_posts))
-        checks.append(self._check("Comments with authors", self._check_comments))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Access token"), True, gettext("Accepted; it is a Page token.")
+                )
+            )
+        checks.append(self._check(gettext("Page"), self._check_page))
+        checks.append(self._check(gettext("Posts"), self._check_posts))
+        checks.append(self._check(gettext("Comments with authors"), self._check_comments))
         return checks
 
     def _check(self, name: str, run: Callable[[], tuple[bool, str]]) -> ConnectionCheck:
@@ -579,7 +598,10 @@ class FacebookConnector(Connector):
     def _check_page(self) -> tuple[bool, str]:
         page = self.client.get(self.page_id, {"fields": "id,name"}, what="the Page lookup")
         name = page.get("name") if isinstance(page, dict) else None
-        return True, f"{name or 'The Page'} ({self.page_id}) is reachable."
+        return True, gettext("%(name)s (%(page)s) is reachable.") % {
+            "name": name or gettext("The Page"),
+            "page": self.page_id,
+        }
 
     def _check_posts(self) -> tuple[bool, str]:
         body = self.client.get(
@@ -588,7 +610,9 @@ class FacebookConnector(Connector):
             what="the list of the Page's posts",
         )
         data, _ = page_of(body, what="Facebook feed")
-        return True, "The Page's posts can be read." if data else "Readable; no posts yet."
+        if data:
+            return True, gettext("The Page's posts can be read.")
+        return True, gettext("Readable; no posts yet.")
 
     def _check_comments(self) -> tuple[bool, str]:
         body = self.client.get(
@@ -609,12 +633,14 @@ class FacebookConnector(Connector):
             if not comments:
                 continue
             if all(isinstance(c, dict) and isinstance(c.get("from"), dict) for c in comments):
-                return True, "Comments and their authors can be read."
+                return True, gettext("Comments and their authors can be read.")
             return False, (
-                "Comments come without their authors: the token's user needs the MODERATE "
-                "task on the Page."
+                gettext(
+                    "Comments come without their authors: the token's user needs the MODERATE "
+                    "task on the Page."
+                )
             )
-        return True, "No comments yet to check; posts are readable."
+        return True, gettext("No comments yet to check; posts are readable.")
 
     # Helpers.
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     Capability,
     ConnectionCheck,
@@ -159,35 +161,41 @@ class InstagramConnector(Connector):
     setup_fields = (
         SetupField(
             "base_url",
-            "API base URL",
+            gettext_lazy("API base URL"),
             initial=GRAPH_BASE_URL,
             input_type="url",
-            help_text="graph.facebook.com (Instagram API with Facebook Login); change it only "
-            "to test against a fake.",
+            help_text=gettext_lazy(
+                "graph.facebook.com (Instagram API with Facebook Login); change it only "
+                "to test against a fake."
+            ),
         ),
         SetupField(
             "ig_user_id",
-            "Instagram account ID",
-            help_text="The IG user id of the professional account, as GET "
-            "/{page-id}?fields=instagram_business_account shows it.",
+            gettext_lazy("Instagram account ID"),
+            help_text=gettext_lazy(
+                "The IG user id of the professional account, as GET "
+                "/{page-id}?fields=instagram_business_account shows it."
+            ),
         ),
         SetupField(
             "api_version",
-            "Graph API version",
+            gettext_lazy("Graph API version"),
             required=False,
             initial=DEFAULT_API_VERSION,
-            help_text="For example v25.0.",
+            help_text=gettext_lazy("For example v25.0."),
         ),
         SetupField(
             "access_token",
-            "Access token",
+            gettext_lazy("Access token"),
             secret=True,
             input_type="password",
-            help_text="A token with instagram_basic, instagram_manage_comments and "
-            "pages_read_engagement for the Page the account is linked to.",
+            help_text=gettext_lazy(
+                "A token with instagram_basic, instagram_manage_comments and "
+                "pages_read_engagement for the Page the account is linked to."
+            ),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "Instagram: comments on the account's media of the last 30 days (at most the 20 newest "
         "posts). A backfill date further back is cut to 30 days; without one, the first poll "
         "takes the comments of the last 24 hours. @mentions in other people's posts are not "
@@ -391,24 +399,26 @@ class InstagramConnector(Connector):
     @classmethod
     def unavailable_reason(cls, capability: Capability, target: ReplyTarget) -> str:
         if capability == Capability.LIKE:
-            return "Instagram's API has no way to like a comment."
+            return gettext("Instagram's API has no way to like a comment.")
         if capability == Capability.PRIVATE_REPLY:
-            return "Instagram's API offers private replies only to comments on live videos."
+            return gettext(
+                "Instagram's API offers private replies only to comments on live videos."
+            )
         reason = super().unavailable_reason(capability, target)
         if reason:
             return reason
         if target.state == ItemState.DELETED:
-            return "The comment was deleted on Instagram."
+            return gettext("The comment was deleted on Instagram.")
         ours = target.direction == "outbound"
         if capability == Capability.REPLY and target.state == ItemState.HIDDEN:
-            return "Instagram does not allow replies to hidden comments; unhide it first."
+            return gettext("Instagram does not allow replies to hidden comments; unhide it first.")
         if capability == Capability.HIDE:
             if target.state == ItemState.HIDDEN:
-                return "The comment is already hidden."
+                return gettext("The comment is already hidden.")
             if ours:
-                return "Instagram does not let an account hide its own comments."
+                return gettext("Instagram does not let an account hide its own comments.")
         if capability == Capability.UNHIDE and target.state != ItemState.HIDDEN:
-            return "The comment is not hidden."
+            return gettext("The comment is not hidden.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:
@@ -473,24 +483,29 @@ class InstagramConnector(Connector):
 
     def test_connection(self) -> list[ConnectionCheck]:
         if not self.account_id:
-            return [ConnectionCheck("Instagram account ID", False, "The channel has none set.")]
+            return [
+                ConnectionCheck(
+                    gettext("Instagram account ID"), False, gettext("The channel has none set.")
+                )
+            ]
         try:
             account = self.client.get(
                 self.account_id, {"fields": "id,username"}, what="the account lookup"
             )
         except ConnectorError as exc:
             # An expired or revoked token (AuthExpired) lands here too: nothing else can work.
-            return [ConnectionCheck("Access token and account", False, exc.message)]
+            return [ConnectionCheck(gettext("Access token and account"), False, exc.message)]
         username = account.get("username") if isinstance(account, dict) else None
         checks = [
             ConnectionCheck(
-                "Access token and account",
+                gettext("Access token and account"),
                 True,
-                f"Instagram account @{username or '?'} is reachable.",
+                gettext("Instagram account @%(username)s is reachable.")
+                % {"username": username or "?"},
             )
         ]
-        checks.append(self._check("Posts", self._check_media))
-        checks.append(self._check("Comments", self._check_comments))
+        checks.append(self._check(gettext("Posts"), self._check_media))
+        checks.append(self._check(gettext("Comments"), self._check_comments))
         return checks
 
     def _check(self, name: str, run: Callable[[], tuple[bool, str]]) -> ConnectionCheck:
@@ -507,7 +522,9 @@ class InstagramConnector(Connector):
             what="the list of the account's posts",
         )
         data, _ = page_of(body, what="Instagram media")
-        return True, "The account's posts can be read." if data else "Readable; no posts yet."
+        return True, gettext("The account's posts can be read.") if data else gettext(
+            "Readable; no posts yet."
+        )
 
     def _check_comments(self) -> tuple[bool, str]:
         body = self.client.get(
@@ -523,8 +540,8 @@ class InstagramConnector(Connector):
                     {"fields": "id,text,username", "limit": 1},
                     what="the list of comments",
                 )
-                return True, "Comments can be read."
-        return True, "No comments yet to check; posts are readable."
+                return True, gettext("Comments can be read.")
+        return True, gettext("No comments yet to check; posts are readable.")
 
     # Helpers.
 

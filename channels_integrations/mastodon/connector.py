@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     Capability,
     ConnectionCheck,
@@ -42,20 +44,22 @@ class MastodonConnector(Connector):
     setup_fields = (
         SetupField(
             "base_url",
-            "Instance URL",
+            gettext_lazy("Instance URL"),
             initial="https://mastodon.social",
             input_type="url",
-            help_text="The address of the instance the account lives on.",
+            help_text=gettext_lazy("The address of the instance the account lives on."),
         ),
         SetupField(
             "access_token",
-            "Access token",
+            gettext_lazy("Access token"),
             secret=True,
-            help_text="From Preferences → Development → New application, with the scopes "
-            "read:notifications read:statuses write:statuses write:favourites.",
+            help_text=gettext_lazy(
+                "From Preferences → Development → New application, with the scopes "
+                "read:notifications read:statuses write:statuses write:favourites."
+            ),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "Mastodon keeps notifications for months; a backfill reads mentions back to the date "
         "(at most 40 per page)."
     )
@@ -120,18 +124,26 @@ class MastodonConnector(Connector):
         try:
             account = self.client.verify_credentials()
         except AuthExpired as exc:
-            return [ConnectionCheck("Access token", False, exc.message)]
+            return [ConnectionCheck(gettext("Access token"), False, exc.message)]
         except ConnectorError as exc:
-            return [ConnectionCheck("Instance reachable", False, exc.message)]
+            return [ConnectionCheck(gettext("Instance reachable"), False, exc.message)]
         checks.append(
-            ConnectionCheck("Access token", True, f"Signed in as @{account.get('acct', '?')}")
+            ConnectionCheck(
+                gettext("Access token"),
+                True,
+                gettext("Signed in as @%(account)s") % {"account": account.get("acct", "?")},
+            )
         )
         try:
             self.client.notifications(min_id=None, limit=1)
         except ConnectorError as exc:
-            checks.append(ConnectionCheck("Read mentions", False, exc.message))
+            checks.append(ConnectionCheck(gettext("Read mentions"), False, exc.message))
         else:
-            checks.append(ConnectionCheck("Read mentions", True, "Notifications can be read."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Read mentions"), True, gettext("Notifications can be read.")
+                )
+            )
         return checks
 
     @classmethod
@@ -140,9 +152,9 @@ class MastodonConnector(Connector):
         if reason:
             return reason
         if capability is Capability.DELETE and target.direction != "outbound":
-            return "Mastodon lets you delete only your own posts."
+            return gettext("Mastodon lets you delete only your own posts.")
         if target.state == "deleted":
-            return "The post was deleted."
+            return gettext("The post was deleted.")
         return ""
 
     def delete(self, *, target: ReplyTarget) -> None:

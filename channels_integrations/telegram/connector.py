@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     Capability,
     ConnectionCheck,
@@ -83,33 +85,39 @@ class TelegramConnector(Connector):
     setup_fields: ClassVar[tuple[SetupField, ...]] = (
         SetupField(
             "base_url",
-            "Bot API base URL",
+            gettext_lazy("Bot API base URL"),
             initial=DEFAULT_BASE_URL,
             input_type="url",
-            help_text="Telegram's Bot API server; change it only for a self-hosted Bot API server.",
+            help_text=gettext_lazy(
+                "Telegram's Bot API server; change it only for a self-hosted Bot API server."
+            ),
         ),
         SetupField(
             "bot_username",
-            "Bot username",
-            help_text="The bot's @username without the @, e.g. shop_bot.",
+            gettext_lazy("Bot username"),
+            help_text=gettext_lazy("The bot's @username without the @, e.g. shop_bot."),
         ),
         SetupField(
             "long_poll_seconds",
-            "Long-poll wait (seconds)",
+            gettext_lazy("Long-poll wait (seconds)"),
             required=False,
             initial=str(DEFAULT_LONG_POLL_SECONDS),
             input_type="int",
-            help_text="How long one poll waits for new messages before it ends (0 to 50).",
+            help_text=gettext_lazy(
+                "How long one poll waits for new messages before it ends (0 to 50)."
+            ),
         ),
         SetupField(
             "bot_token",
-            "Bot token",
+            gettext_lazy("Bot token"),
             secret=True,
             input_type="password",
-            help_text="The token from @BotFather (123456789:AA…). The bot must have no webhook.",
+            help_text=gettext_lazy(
+                "The token from @BotFather (123456789:AA…). The bot must have no webhook."
+            ),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "Telegram keeps a bot's undelivered messages for 24 hours, and bots cannot read chat "
         "history: the first poll brings in what arrived in the last 24 hours, nothing older."
     )
@@ -202,58 +210,75 @@ class TelegramConnector(Connector):
         try:
             me = client.get_me()
         except ConnectorError as exc:
-            return [ConnectionCheck("Bot token", ok=False, detail=exc.message)]
+            return [ConnectionCheck(gettext("Bot token"), ok=False, detail=exc.message)]
         username = _text(me.get("username"))
         checks = [
             ConnectionCheck(
-                "Bot token",
+                gettext("Bot token"),
                 ok=True,
-                detail=f"The token belongs to @{username} (bot id {_id_text(me.get('id'))}).",
+                detail=gettext("The token belongs to @%(username)s (bot id %(id)s).")
+                % {"username": username, "id": _id_text(me.get("id"))},
             )
         ]
         configured = str(self.connection.settings.get("bot_username") or "").lstrip("@")
         if configured and configured.lower() != username.lower():
             checks.append(
                 ConnectionCheck(
-                    "Bot username",
+                    gettext("Bot username"),
                     ok=False,
-                    detail=f"The token belongs to @{username}, not to @{configured} as set up.",
+                    detail=gettext(
+                        "The token belongs to @%(username)s, not to @%(configured)s as set up."
+                    )
+                    % {"username": username, "configured": configured},
                 )
             )
         if me.get("can_read_all_group_messages") is True:
-            groups = "Privacy mode is off: the bot receives every message in its groups."
+            groups = gettext("Privacy mode is off: the bot receives every message in its groups.")
         else:
-            groups = (
+            groups = gettext(
                 "Privacy mode is on: in groups the bot receives only commands, replies to its "
                 "messages and messages that mention it (change it with @BotFather /setprivacy)."
             )
-        checks.append(ConnectionCheck("Group messages", ok=True, detail=groups))
+        checks.append(ConnectionCheck(gettext("Group messages"), ok=True, detail=groups))
         try:
             webhook = client.get_webhook_info()
         except ConnectorError as exc:
-            checks.append(ConnectionCheck("Receiving messages", ok=False, detail=exc.message))
+            checks.append(
+                ConnectionCheck(gettext("Receiving messages"), ok=False, detail=exc.message)
+            )
             return checks
         webhook_url = _text(webhook.get("url"))
         pending = webhook.get("pending_update_count")
-        waiting = f" {pending} update(s) are waiting." if isinstance(pending, int) else ""
+        waiting = ""
+        if isinstance(pending, int):
+            waiting = " " + gettext("%(count)d update(s) are waiting.") % {"count": pending}
         if webhook_url:
             host = safe_http_url(webhook_url).split("/")[2] if safe_http_url(webhook_url) else ""
             checks.append(
                 ConnectionCheck(
-                    "Receiving messages",
+                    gettext("Receiving messages"),
                     ok=False,
                     detail=(
-                        f"A webhook is set{f' (to {host})' if host else ''}: Telegram sends "
-                        "updates only there and refuses polling. Remove it with deleteWebhook."
+                        gettext(
+                            "A webhook is set (to %(host)s): Telegram sends updates only there "
+                            "and refuses polling. Remove it with deleteWebhook."
+                        )
+                        % {"host": host}
+                        if host
+                        else gettext(
+                            "A webhook is set: Telegram sends updates only there and refuses "
+                            "polling. Remove it with deleteWebhook."
+                        )
                     ),
                 )
             )
         else:
             checks.append(
                 ConnectionCheck(
-                    "Receiving messages",
+                    gettext("Receiving messages"),
                     ok=True,
-                    detail=f"No webhook is set, so the inbox can poll for messages.{waiting}",
+                    detail=gettext("No webhook is set, so the inbox can poll for messages.")
+                    + waiting,
                 )
             )
         return checks
@@ -264,10 +289,10 @@ class TelegramConnector(Connector):
         if reason:
             return reason
         if capability in {Capability.DELETE, Capability.LIKE} and target.state == "deleted":
-            return "The message is already deleted on Telegram."
+            return gettext("The message is already deleted on Telegram.")
         too_old = target.sent_at is not None and datetime.now(UTC) - target.sent_at >= DELETE_WINDOW
         if capability == Capability.DELETE and too_old:
-            return "Telegram lets bots delete messages only within 48 hours of sending."
+            return gettext("Telegram lets bots delete messages only within 48 hours of sending.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:

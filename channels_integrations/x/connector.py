@@ -35,6 +35,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     CannotReconcile,
     Capability,
@@ -102,56 +104,65 @@ class XConnector(Connector):
     setup_fields = (
         SetupField(
             "base_url",
-            "API base URL",
+            gettext_lazy("API base URL"),
             initial=DEFAULT_BASE_URL,
             input_type="url",
-            help_text="X API v2 base URL; change it only for a test server.",
+            help_text=gettext_lazy("X API v2 base URL; change it only for a test server."),
         ),
         SetupField(
             "user_id",
-            "Account id",
-            help_text="The numeric id of the X account (GET /2/users/me shows it), "
-            "e.g. 2244994945.",
+            gettext_lazy("Account id"),
+            help_text=gettext_lazy(
+                "The numeric id of the X account (GET /2/users/me shows it), e.g. 2244994945."
+            ),
         ),
         SetupField(
             "username",
-            "Username",
-            help_text="The account's @name without the @, used for links to its posts.",
+            gettext_lazy("Username"),
+            help_text=gettext_lazy(
+                "The account's @name without the @, used for links to its posts."
+            ),
         ),
         SetupField(
             "client_id",
-            "OAuth 2.0 client id",
+            gettext_lazy("OAuth 2.0 client id"),
             required=False,
-            help_text="Needed only to refresh the access token automatically (with a refresh "
-            "token); from the app's Keys and tokens page.",
+            help_text=gettext_lazy(
+                "Needed only to refresh the access token automatically (with a refresh "
+                "token); from the app's Keys and tokens page."
+            ),
         ),
         SetupField(
             "access_token",
-            "OAuth 2.0 user access token",
+            gettext_lazy("OAuth 2.0 user access token"),
             secret=True,
             input_type="password",
-            help_text="User-context token (Authorization Code with PKCE) with the scopes "
-            "tweet.read users.read tweet.write tweet.moderate.write like.write offline.access.",
+            help_text=gettext_lazy(
+                "User-context token (Authorization Code with PKCE) with the scopes "
+                "tweet.read users.read tweet.write tweet.moderate.write like.write offline.access."
+            ),
         ),
         SetupField(
             "refresh_token",
-            "OAuth 2.0 refresh token",
+            gettext_lazy("OAuth 2.0 refresh token"),
             secret=True,
             required=False,
             input_type="password",
-            help_text="Access tokens expire after two hours; with a refresh token (scope "
-            "offline.access) and the client id the channel renews them itself.",
+            help_text=gettext_lazy(
+                "Access tokens expire after two hours; with a refresh token (scope "
+                "offline.access) and the client id the channel renews them itself."
+            ),
         ),
         SetupField(
             "client_secret",
-            "OAuth 2.0 client secret",
+            gettext_lazy("OAuth 2.0 client secret"),
             secret=True,
             required=False,
             input_type="password",
-            help_text="Only for confidential clients.",
+            help_text=gettext_lazy("Only for confidential clients."),
         ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "X serves only the 800 most recent mentions of an account: a history backfill reaches "
         "back to the chosen date or to the 800th most recent mention, whichever is newer."
     )
@@ -271,61 +282,93 @@ class XConnector(Connector):
         missing = [
             label
             for label, value in (
-                ("API base URL", self.connection.settings.get("base_url")),
-                ("access token", self.connection.credentials.get("access_token")),
+                (gettext("API base URL"), self.connection.settings.get("base_url")),
+                (gettext("Access token"), self.connection.credentials.get("access_token")),
             )
             if not value
         ]
         if missing:
-            return [ConnectionCheck("Settings", False, "Missing: " + ", ".join(missing) + ".")]
+            return [
+                ConnectionCheck(
+                    gettext("Settings"),
+                    False,
+                    gettext("Missing: %(fields)s.") % {"fields": ", ".join(missing)},
+                )
+            ]
         try:
             me = self._with_fresh_token(self.client.me)
         except AuthExpired as exc:
-            return [ConnectionCheck("Access token", False, exc.message)]
+            return [ConnectionCheck(gettext("Access token"), False, exc.message)]
         except ConnectorError as exc:
-            return [ConnectionCheck("Connection", False, exc.message)]
+            return [ConnectionCheck(gettext("Connection"), False, exc.message)]
         me_id, me_name = str(me.get("id")), str(me.get("username") or "")
         checks.append(
-            ConnectionCheck("Access token", True, f"The token belongs to @{me_name} (id {me_id}).")
+            ConnectionCheck(
+                gettext("Access token"),
+                True,
+                gettext("The token belongs to @%(username)s (id %(id)s).")
+                % {"username": me_name, "id": me_id},
+            )
         )
         configured = str(self.connection.settings.get("user_id") or "").strip()
         if not configured:
-            checks.append(ConnectionCheck("Account", False, f"No account id set; it is {me_id}."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Account"),
+                    False,
+                    gettext("No account id set; it is %(id)s.") % {"id": me_id},
+                )
+            )
             return checks
         if configured != me_id:
             checks.append(
                 ConnectionCheck(
-                    "Account",
+                    gettext("Account"),
                     False,
-                    f"The channel is set up for account id {configured}, but the token belongs "
-                    f"to @{me_name} (id {me_id}): replies would be posted as @{me_name}.",
+                    gettext(
+                        "The channel is set up for account id %(configured)s, but the token "
+                        "belongs to @%(username)s (id %(id)s): replies would be posted as "
+                        "@%(username)s."
+                    )
+                    % {"configured": configured, "username": me_name, "id": me_id},
                 )
             )
             return checks
         if self.username and me_name and self.username.lower() != me_name.lower():
             checks.append(
                 ConnectionCheck(
-                    "Account",
+                    gettext("Account"),
                     False,
-                    f"The username is set to @{self.username}, but the account is @{me_name}: "
-                    "links to its posts would be wrong.",
+                    gettext(
+                        "The username is set to @%(configured)s, but the account is "
+                        "@%(username)s: links to its posts would be wrong."
+                    )
+                    % {"configured": self.username, "username": me_name},
                 )
             )
         else:
-            checks.append(ConnectionCheck("Account", True, f"@{me_name} (id {me_id})."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Account"),
+                    True,
+                    gettext("@%(username)s (id %(id)s).") % {"username": me_name, "id": me_id},
+                )
+            )
         checks.append(
             self._check(
-                "Mentions",
+                gettext("Mentions"),
                 lambda: self.client.mentions(configured, max_results=5),
-                "Mentions can be read ({count} recent).",
+                gettext("Mentions can be read (%(count)s recent)."),
             )
         )
         checks.append(
             self._check(
-                "Own posts",
+                gettext("Own posts"),
                 lambda: self.client.user_posts(configured, max_results=5),
-                "The account's own posts can be read (used to check whether a reply got through "
-                "after a timeout).",
+                gettext(
+                    "The account's own posts can be read (used to check whether a reply got "
+                    "through after a timeout)."
+                ),
             )
         )
         return checks
@@ -338,7 +381,8 @@ class XConnector(Connector):
         except ConnectorError as exc:
             return ConnectionCheck(name, False, exc.message)
         meta = as_dict(body.get("meta"))
-        return ConnectionCheck(name, True, success.format(count=meta.get("result_count", 0)))
+        # `success` may name %(count)s, the number of items the check read.
+        return ConnectionCheck(name, True, success % {"count": meta.get("result_count", 0)})
 
     # Actions.
 
@@ -348,7 +392,7 @@ class XConnector(Connector):
         if reason:
             return reason
         if target.state == ItemState.DELETED:
-            return "The post was deleted on X."
+            return gettext("The post was deleted on X.")
         raw = as_dict(target.raw)
         tweet = as_dict(raw.get("tweet"))
         account = raw.get("account_user_id")
@@ -357,18 +401,20 @@ class XConnector(Connector):
         )
         if capability in (Capability.HIDE, Capability.UNHIDE):
             if ours:
-                return "X does not let you hide your own posts."
+                return gettext("X does not let you hide your own posts.")
             conversation = tweet.get("conversation_id")
             if conversation and conversation == tweet.get("id"):
-                return "Only replies can be hidden on X, and this post starts its own conversation."
+                return gettext(
+                    "Only replies can be hidden on X, and this post starts its own conversation."
+                )
             owner = conversation_owner(raw)
             if owner and isinstance(account, str) and owner != account:
-                return (
+                return gettext(
                     "X only lets you hide replies in conversations your account started; "
                     "this conversation was started by someone else."
                 )
         if capability == Capability.DELETE and not ours:
-            return "X only lets you delete your own posts."
+            return gettext("X only lets you delete your own posts.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:

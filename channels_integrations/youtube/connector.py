@@ -24,6 +24,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from channels_integrations.base import (
     ActionTarget,
     CannotReconcile,
@@ -81,50 +83,58 @@ class YouTubeConnector(Connector):
     setup_fields: ClassVar[tuple[SetupField, ...]] = (
         SetupField(
             "channel_id",
-            "Channel id",
-            help_text="The UC… id of the channel whose video comments this inbox answers "
-            "(YouTube Studio → Settings → Channel → Advanced settings).",
+            gettext_lazy("Channel id"),
+            help_text=gettext_lazy(
+                "The UC… id of the channel whose video comments this inbox answers "
+                "(YouTube Studio → Settings → Channel → Advanced settings)."
+            ),
         ),
         SetupField(
             "base_url",
-            "API base URL",
+            gettext_lazy("API base URL"),
             initial=DEFAULT_BASE_URL,
             input_type="url",
-            help_text="Change only to point the channel at a test server.",
+            help_text=gettext_lazy("Change only to point the channel at a test server."),
         ),
         SetupField(
             "token_url",
-            "OAuth token URL",
+            gettext_lazy("OAuth token URL"),
             initial=DEFAULT_TOKEN_URL,
             input_type="url",
-            help_text="Where the access token is renewed with the refresh token.",
+            help_text=gettext_lazy("Where the access token is renewed with the refresh token."),
         ),
         SetupField(
             "daily_quota",
-            "Daily quota (units)",
+            gettext_lazy("Daily quota (units)"),
             required=False,
             initial="10000",
             input_type="int",
-            help_text="The Google Cloud project's YouTube Data API quota per day.",
+            help_text=gettext_lazy("The Google Cloud project's YouTube Data API quota per day."),
         ),
         SetupField(
             "access_token",
-            "Access token",
+            gettext_lazy("Access token"),
             secret=True,
-            help_text="OAuth token with the youtube.force-ssl scope, issued to the channel owner.",
+            help_text=gettext_lazy(
+                "OAuth token with the youtube.force-ssl scope, issued to the channel owner."
+            ),
         ),
         SetupField(
             "refresh_token",
-            "Refresh token",
+            gettext_lazy("Refresh token"),
             secret=True,
             required=False,
-            help_text="Without it the channel needs re-authorization when the access token "
-            "expires (after about an hour).",
+            help_text=gettext_lazy(
+                "Without it the channel needs re-authorization when the access token "
+                "expires (after about an hour)."
+            ),
         ),
-        SetupField("client_id", "OAuth client id", secret=True, required=False),
-        SetupField("client_secret", "OAuth client secret", secret=True, required=False),
+        SetupField("client_id", gettext_lazy("OAuth client id"), secret=True, required=False),
+        SetupField(
+            "client_secret", gettext_lazy("OAuth client secret"), secret=True, required=False
+        ),
     )
-    backfill_note = (
+    backfill_note = gettext_noop(
         "YouTube has no date filter: history is read page by page (100 comment threads per "
         "quota unit) from the newest comment back to the chosen date, as far back as the "
         "channel's comments go. Threads with many replies cost one more unit per 100 replies."
@@ -244,18 +254,28 @@ class YouTubeConnector(Connector):
         checks: list[ConnectionCheck] = []
         if not self.channel_id.startswith("UC"):
             checks.append(
-                ConnectionCheck("Channel id", False, "Enter the channel's id; it starts with UC.")
+                ConnectionCheck(
+                    gettext("Channel id"),
+                    False,
+                    gettext("Enter the channel's id; it starts with UC."),
+                )
             )
             return checks
         if not self.connection.credentials.get("access_token"):
-            checks.append(ConnectionCheck("Access token", False, "No access token is set."))
+            checks.append(
+                ConnectionCheck(gettext("Access token"), False, gettext("No access token is set."))
+            )
             return checks
         used, quota = self.quota_used, self.quota
         checks.append(
             ConnectionCheck(
-                "Daily quota",
+                gettext("Daily quota"),
                 used < quota,
-                f"{used} of {quota} units used today; the quota resets at midnight Pacific time.",
+                gettext(
+                    "%(used)s of %(quota)s units used today; the quota resets at midnight "
+                    "Pacific time."
+                )
+                % {"used": used, "quota": quota},
             )
         )
         if used >= quota:
@@ -264,27 +284,43 @@ class YouTubeConnector(Connector):
         try:
             channels = self.client.my_channels()
         except ConnectorError as exc:
-            checks.append(ConnectionCheck("Access token", False, exc.message))
+            checks.append(ConnectionCheck(gettext("Access token"), False, exc.message))
             return checks
         owned = [item.get("id") for item in channels.get("items", []) if isinstance(item, dict)]
         if self.channel_id in owned:
             title = _channel_title(channels, self.channel_id)
-            checks.append(ConnectionCheck("Access token", True, f"The token belongs to “{title}”."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Access token"),
+                    True,
+                    gettext("The token belongs to “%(title)s”.") % {"title": title},
+                )
+            )
         else:
             checks.append(
                 ConnectionCheck(
-                    "Access token",
+                    gettext("Access token"),
                     False,
-                    f"The token works but belongs to {', '.join(map(str, owned)) or 'no channel'}"
-                    f", not {self.channel_id}: YouTube lets only the channel owner moderate.",
+                    gettext(
+                        "The token works but belongs to %(owned)s, not %(channel)s: YouTube lets "
+                        "only the channel owner moderate."
+                    )
+                    % {
+                        "owned": ", ".join(map(str, owned)) or gettext("no channel"),
+                        "channel": self.channel_id,
+                    },
                 )
             )
 
         try:
             self.client.comment_threads(channel_id=self.channel_id, max_results=1, part="id")
-            checks.append(ConnectionCheck("Read comments", True, "Comment threads can be read."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Read comments"), True, gettext("Comment threads can be read.")
+                )
+            )
         except ConnectorError as exc:
-            checks.append(ConnectionCheck("Read comments", False, exc.message))
+            checks.append(ConnectionCheck(gettext("Read comments"), False, exc.message))
         try:
             self.client.comment_threads(
                 channel_id=self.channel_id,
@@ -292,9 +328,13 @@ class YouTubeConnector(Connector):
                 part="id",
                 moderation_status="heldForReview",
             )
-            checks.append(ConnectionCheck("Held for review", True, "The review queue can be read."))
+            checks.append(
+                ConnectionCheck(
+                    gettext("Held for review"), True, gettext("The review queue can be read.")
+                )
+            )
         except ConnectorError as exc:
-            checks.append(ConnectionCheck("Held for review", False, exc.message))
+            checks.append(ConnectionCheck(gettext("Held for review"), False, exc.message))
 
         renewable = all(
             self.connection.credentials.get(name)
@@ -302,12 +342,14 @@ class YouTubeConnector(Connector):
         )
         checks.append(
             ConnectionCheck(
-                "Token renewal",
+                gettext("Token renewal"),
                 renewable,
-                "The access token is renewed automatically."
+                gettext("The access token is renewed automatically.")
                 if renewable
-                else "No refresh token, client id and secret: the channel needs "
-                "re-authorization when the access token expires.",
+                else gettext(
+                    "No refresh token, client id and secret: the channel needs "
+                    "re-authorization when the access token expires."
+                ),
             )
         )
         return checks
@@ -322,15 +364,15 @@ class YouTubeConnector(Connector):
         removed = target.state == ItemState.DELETED
         if capability == Capability.REPLY:
             if removed:
-                return "The comment was removed on YouTube; it can no longer be answered."
+                return gettext("The comment was removed on YouTube; it can no longer be answered.")
             if thread_info(target.raw).get("canReply") is False:
-                return "YouTube does not allow replies in this thread."
+                return gettext("YouTube does not allow replies in this thread.")
         if capability in {Capability.HIDE, Capability.UNHIDE} and removed:
-            return "YouTube cannot restore a rejected comment."
+            return gettext("YouTube cannot restore a rejected comment.")
         if capability == Capability.DELETE and removed:
-            return "The comment is already removed on YouTube."
+            return gettext("The comment is already removed on YouTube.")
         if capability == Capability.BAN and _is_ours(target, thread_info(target.raw)):
-            return "The channel cannot ban itself."
+            return gettext("The channel cannot ban itself.")
         return ""
 
     def reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> SentItem:

@@ -438,7 +438,7 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     edit_history = models.JSONField(default=list, blank=True)
     classifier_scores = models.JSONField(default=dict, blank=True)
-    sent_at = models.DateTimeField(help_text="When the platform says it was written.")
+    sent_at = models.DateTimeField(help_text=_("When the platform says it was written."))
     created_at = models.DateTimeField(auto_now_add=True)
     # Moves with every change shown in the thread (state, edit, an action on it): the live
     # fragments' version, so a browser never replaces a newer rendering with an older one.

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import DurationField, ExpressionWrapper, F, FloatField, Func, Q, QuerySet
+from django.db.models import DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from channels_integrations.models import ChannelAccount, Platform
 from inbox import access
 from inbox.access import AnyUser
 from inbox.models import ACTING_ROLES, AgentPreferences, Department, Membership, Message
+from inbox.percentiles import Seconds, interpolated
 from inbox.reports.forms import Period, ReportForm
 
 DEFAULT_TIME_ZONE = "Europe/Berlin"
@@ -234,21 +235,6 @@ class Scope:
 # --- percentiles -----------------------------------------------------------------------------
 
 
-class _Seconds(Func):
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
-    output_field = FloatField()
-
-
-def interpolated(values: Sequence[float], fraction: float) -> float | None:
-    """PERCENTILE_CONT of sorted `values` (None when empty): the portable fallback."""
-    if not values:
-        return None
-    position = (len(values) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
-
-
 # The spans grouped by bucket and, in the same pass, overall (ROLLUP's grand total row).
 _ROLLUP = (
     "SELECT GROUPING(spans.b), spans.b, count(*), "
@@ -266,7 +252,7 @@ def durations(
     embedded SQLite mode) the spans are read and the same interpolation is done here."""
     spanned = rows.annotate(b=scope.bucket(bucket_field))
     if connection.vendor == "postgresql":
-        seconds = _Seconds(ExpressionWrapper(F(end) - F(start), output_field=DurationField()))
+        seconds = Seconds(ExpressionWrapper(F(end) - F(start), output_field=DurationField()))
         overall = Durations(0, None, None)
         per_bucket: dict[date, Durations] = {}
         try:

@@ -16,7 +16,9 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy
 
 TOXICITY_CATEGORIES = ("insult", "threat", "hate", "profanity")
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -28,6 +30,21 @@ SPAM_SIGNALS = (
     "contact_data",
     "spam_phrase",
 )
+# How forms and the queue name the categories and signals (the values above are stored).
+TOXICITY_LABELS: dict[str, str | Promise] = {
+    "insult": gettext_lazy("Insult"),
+    "threat": gettext_lazy("Threat"),
+    "hate": gettext_lazy("Hate"),
+    "profanity": gettext_lazy("Profanity"),
+}
+SPAM_SIGNAL_LABELS: dict[str, str | Promise] = {
+    "links": gettext_lazy("Links"),
+    "repeated_text": gettext_lazy("Repeated text"),
+    "only_emojis": gettext_lazy("Only emojis"),
+    "only_mentions": gettext_lazy("Only mentions"),
+    "contact_data": gettext_lazy("Contact data"),
+    "spam_phrase": gettext_lazy("Spam phrase"),
+}
 
 
 @dataclass(frozen=True)
