@@ -11,6 +11,7 @@ pattern cannot match, so skipping the search never changes a result.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -148,7 +149,8 @@ def literal_requirements(pattern: re.Pattern[str]) -> Requirements:
     """What text pattern cannot match without, per top-level alternative (see Requirements)."""
     if pattern.flags & (re.IGNORECASE | re.VERBOSE):
         return ()
-    from re import _parser  # type: ignore[attr-defined]  # the parser re itself uses
+    # The parser `re` itself uses (private, and typed differently by typeshed versions).
+    _parser = importlib.import_module("re._parser")
 
     items = list(_parser.parse(pattern.pattern, pattern.flags).data)
     # Word boundaries around one alternation: r"\ba|\bb" parses as r"\b(?:a|b)".
