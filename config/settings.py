@@ -270,8 +270,8 @@ MODERATION_CLASSIFIER = env_str(
 FAKE_PLATFORM_HOST = env_str("FAKE_PLATFORM_HOST", "127.0.0.1")
 FAKE_PLATFORM_PORT = env_int("FAKE_PLATFORM_PORT", 8765, minimum=1)
 # The demo mail server's IMAP and SMTP ports (make run's e-mail channel).
-# Mail the app itself sends (notifications, incident alarms, advice requests). Development prints
-# nothing and sends to a local server unless these are set.
+# Mail the app itself sends (notifications, incident alarms, advice requests); without these
+# settings it goes to an SMTP server on localhost:25.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
