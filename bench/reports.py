@@ -197,15 +197,16 @@ def measure_case(label: str, user: Any, params: dict[str, Any], repeat: int) -> 
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from inbox.conversation_actions import user_zone
     from inbox.reports import sections
     from inbox.reports.forms import period_for
-    from inbox.reports.scope import ReportOptions, Scope, user_time_zone
+    from inbox.reports.scope import ReportOptions, Scope
 
     options = ReportOptions.load(user)
     form = options.form(params)
     if not form.is_valid():
         raise SystemExit(f"{label}: {form.errors.as_text()}")
-    tz = user_time_zone(user)
+    tz = user_zone(user)
     now = timezone.now()
     cleaned = form.cleaned_data
     period = period_for(

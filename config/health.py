@@ -33,7 +33,7 @@ from django.views.decorators.http import require_safe
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from inbox.heartbeat import Heartbeat, heartbeat_max_age, queue_latency_max, read_heartbeats
+from inbox.heartbeat import Heartbeat, heartbeat_max_age, is_lagging, read_heartbeats
 
 # Seconds the Redis check may take (connect and answer) before Redis counts as down.
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -115,8 +115,7 @@ def check_heartbeats() -> tuple[Check, Check]:
     worker_check = _heartbeat_check(worker)
     if worker is not None:
         worker_check["queue_latency_ms"] = worker.queue_latency_ms
-        latency = worker.queue_latency_ms
-        if worker_check["status"] == "ok" and latency and latency > queue_latency_max() * 1000:
+        if worker_check["status"] == "ok" and is_lagging(worker):
             worker_check["status"] = "lagging"
     return worker_check, _heartbeat_check(beat)
 

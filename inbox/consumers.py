@@ -39,6 +39,7 @@ from django.utils.translation import gettext
 from channels_integrations.models import ChannelAccount
 from inbox import presence
 from inbox.access import AccessDenied, ReadOnly, visible_channel_ids
+from inbox.language import SUPPORTED
 from inbox.live import channel_group, register_language, user_group
 from inbox.notifications import preferences_for
 
@@ -62,7 +63,7 @@ def _conversation_id(content: dict[str, Any]) -> int | None:
 def handshake_language(scope: dict[str, Any], chosen: str) -> str:
     """The language of a socket: the user's choice, else what LocaleMiddleware would take from
     the handshake (the language cookie, then Accept-Language), else the site's."""
-    if chosen in {code for code, _name in settings.LANGUAGES}:
+    if chosen in SUPPORTED:
         return chosen
     request = HttpRequest()
     request.path = request.path_info = scope.get("path", "/")

@@ -77,6 +77,12 @@ def read_heartbeats() -> tuple[Heartbeat | None, Heartbeat | None]:
     return _heartbeat(found.get(WORKER_KEY)), _heartbeat(found.get(BEAT_KEY))
 
 
+def is_lagging(heartbeat: Heartbeat) -> bool:
+    """The heartbeat task waited longer in the queue than HEALTH_QUEUE_LATENCY_MAX_SECONDS."""
+    latency = heartbeat.queue_latency_ms
+    return latency is not None and latency > queue_latency_max() * 1000
+
+
 def _heartbeat(value: Any) -> Heartbeat | None:
     if not isinstance(value, dict):
         return None
@@ -98,8 +104,8 @@ def worker_heartbeat(self: Task[Any, None], sent_at: float | None = None) -> Non
         hostname=self.request.hostname or socket.gethostname(), sent_at=sent_at
     )
     latency = heartbeat.queue_latency_ms
-    if latency is not None and latency > queue_latency_max() * 1000:
+    if is_lagging(heartbeat):
         logger.warning(
             "the worker heartbeat waited %.1f s in the queue: the workers fall behind",
-            latency / 1000,
+            (latency or 0) / 1000,
         )

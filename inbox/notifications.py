@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from inbox import live
 from inbox.access import AccessDenied, AnyUser, visible_channel_ids_by_user
+from inbox.language import SUPPORTED
 from inbox.models import (
     AgentPreferences,
     Conversation,
@@ -101,14 +102,11 @@ def _rendered(value: object) -> object:
     return value
 
 
-_SUPPORTED_LANGUAGES = {code for code, _name in settings.LANGUAGES}
-
-
 def language_of(preferences: AgentPreferences | None) -> str:
     """The language a user is written to in: their choice, else the site's default (a message
     stored or mailed has no browser to ask)."""
     chosen = preferences.language if preferences is not None else ""
-    return chosen if chosen in _SUPPORTED_LANGUAGES else settings.LANGUAGE_CODE
+    return chosen if chosen in SUPPORTED else settings.LANGUAGE_CODE
 
 
 def languages_of(user_ids: Iterable[int]) -> dict[int, str]:
@@ -119,10 +117,7 @@ def languages_of(user_ids: Iterable[int]) -> dict[int, str]:
         .exclude(language="")
         .values_list("user_id", "language")
     )
-    return {
-        pk: chosen[pk] if chosen.get(pk) in _SUPPORTED_LANGUAGES else settings.LANGUAGE_CODE
-        for pk in ids
-    }
+    return {pk: chosen[pk] if chosen.get(pk) in SUPPORTED else settings.LANGUAGE_CODE for pk in ids}
 
 
 def render_in(language: str, text: NoticeText) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import QueryDict
 from django.utils.functional import Promise
@@ -268,10 +268,11 @@ def micros(value: datetime) -> int:
     return (value - EPOCH) // MICROSECOND
 
 
-def encode_cursor(order: SortOrder, conversation: Conversation) -> str:
-    value = getattr(conversation, order.column)
+def encode_cursor(order: SortOrder, row: models.Model) -> str:
+    """Where a keyset page ends: the row's sort value (microseconds) and its id."""
+    value = getattr(row, order.column)
     stamp = "null" if value is None else str(micros(value))
-    return f"{stamp}_{conversation.pk}"
+    return f"{stamp}_{row.pk}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from inbox.queries import SortOrder, decode_cursor, micros
+from inbox.queries import SortOrder, decode_cursor, encode_cursor
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -51,12 +51,6 @@ def cursor_position(request: Request) -> tuple[datetime | None, int] | None:
     return position
 
 
-def encode(order: SortOrder, row: Model) -> str:
-    """The same format as inbox.queries.encode_cursor, for any model with the order's column."""
-    value = getattr(row, order.column)
-    return f"{'null' if value is None else micros(value)}_{row.pk}"
-
-
 def keyset_page(queryset: QuerySet[M], order: SortOrder, request: Request) -> Page[M]:
     """One page of `queryset` in `order`, after the request's cursor, of the request's size."""
     size = page_size(request)
@@ -71,7 +65,7 @@ def keyset_page(queryset: QuerySet[M], order: SortOrder, request: Request) -> Pa
     next_cursor = ""
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = encode(order, rows[-1])
+        next_cursor = encode_cursor(order, rows[-1])
     return Page(rows=rows, next_cursor=next_cursor)
 
 

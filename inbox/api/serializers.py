@@ -32,11 +32,11 @@ from inbox.models import (
     Person,
     Priority,
     Tag,
+    Tone,
 )
 from moderation.actions import CaseResult
 from moderation.models import ModerationCase
 
-TONES = [("du", "Du"), ("sie", "Sie")]
 # Database ids are 64-bit: anything larger is refused as a bad request, not a database error.
 MAX_ID = 2**63 - 1
 
@@ -413,7 +413,7 @@ class ChannelCreateInput(serializers.Serializer[Any]):
     )
     department_ids = serializers.ListField(child=id_field(), required=False, max_length=200)
     backfill_days = serializers.IntegerField(min_value=0, max_value=MAX_BACKFILL_DAYS, default=0)
-    default_tone = serializers.ChoiceField(choices=TONES, allow_blank=True, required=False)
+    default_tone = serializers.ChoiceField(choices=Tone.choices, allow_blank=True, required=False)
     default_language = serializers.ChoiceField(
         choices=["de", "en"], allow_blank=True, required=False
     )
@@ -433,7 +433,7 @@ class ChannelUpdateInput(serializers.Serializer[Any]):
         min_value=MIN_POLL_INTERVAL_SECONDS, max_value=MAX_POLL_INTERVAL_SECONDS, required=False
     )
     department_ids = serializers.ListField(child=id_field(), required=False, max_length=200)
-    default_tone = serializers.ChoiceField(choices=TONES, allow_blank=True, required=False)
+    default_tone = serializers.ChoiceField(choices=Tone.choices, allow_blank=True, required=False)
     default_language = serializers.ChoiceField(
         choices=["de", "en"], allow_blank=True, required=False
     )

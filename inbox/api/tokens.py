@@ -126,11 +126,6 @@ def revoke_token(*, user: AnyUser, token: ApiToken) -> ApiToken:
     return locked
 
 
-def is_usable(token: ApiToken, *, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    return token.revoked_at is None and (token.expires_at is None or token.expires_at > now)
-
-
 def authenticate(clear: str) -> ApiToken:
     """The token (with its user loaded) that `clear` is, or TokenInvalid saying why not.
 

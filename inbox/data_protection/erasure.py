@@ -291,12 +291,13 @@ def erase_person(*, user: AnyUser, person: Person, now: datetime | None = None) 
         notes_deleted = PersonNote.objects.filter(person_id__in=person_ids).count()
         contact_count = scrub_contacts(Contact.objects.filter(pk__in=contact_ids), now=now)
         forget_persons(person_ids, now=now)
+        touched = set(own_ids) | others
         result = ErasureResult(
             persons=len(person_ids),
             contacts=contact_count,
             messages=message_count,
             conversations_anonymized=anonymized,
-            conversations_touched=len(set(own_ids) | others),
+            conversations_touched=len(touched),
             notes_deleted=notes_deleted,
             moderation_decisions_kept=ModerationDecision.objects.filter(
                 person_id_at__in=person_ids
@@ -311,7 +312,6 @@ def erase_person(*, user: AnyUser, person: Person, now: datetime | None = None) 
             object_id=str(person.pk),
             object_repr=f"Person #{person.pk}",
         )
-        touched = set(own_ids) | others
         if touched:
             publish_changes_on_commit(
                 conversation_ids=touched,

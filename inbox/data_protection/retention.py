@@ -95,11 +95,9 @@ def _authors(conversation_ids: list[int]) -> set[int]:
 
 
 def _forget_authors_left_without_data(contact_ids: set[int], *, now: datetime) -> None:
-    gone = contacts_without_live_data(contact_ids)
-    person_ids = set(gone.values_list("person_id", flat=True))
-    if scrub_contacts(
-        Contact.objects.filter(pk__in=list(gone.values_list("pk", flat=True))), now=now
-    ):
+    gone = list(contacts_without_live_data(contact_ids).values_list("pk", "person_id"))
+    person_ids = {person_id for _pk, person_id in gone}
+    if scrub_contacts(Contact.objects.filter(pk__in=[pk for pk, _person in gone]), now=now):
         forget_persons(persons_without_identity(person_ids).values_list("pk", flat=True), now=now)
 
 

@@ -33,9 +33,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inbox.access import AccessDenied, AnyUser
+from inbox.conversation_actions import user_zone
 from inbox.reports import sections
 from inbox.reports.forms import DEFAULT_PERIOD, Period, period_for
-from inbox.reports.scope import ReportOptions, Scope, Table, may_view_reports, user_time_zone
+from inbox.reports.scope import ReportOptions, Scope, Table, may_view_reports
 
 # The multi-valued filters of the query string (the period is "period", "from" and "to").
 FILTERS = ("channel", "platform", "department", "agent")
@@ -125,7 +126,7 @@ def _build(
     now: datetime,
     only: Sequence[str] | None = None,
 ) -> Report:
-    tz = user_time_zone(user)
+    tz = user_zone(user)
     today = timezone.localtime(now, tz).date()
     period = period_for(
         cleaned.get("period") or DEFAULT_PERIOD, today, tz, cleaned.get("from"), cleaned.get("to")

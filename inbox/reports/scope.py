@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
@@ -22,12 +21,9 @@ from django.utils import timezone
 from channels_integrations.models import ChannelAccount, Platform
 from inbox import access
 from inbox.access import AnyUser
-from inbox.models import ACTING_ROLES, AgentPreferences, Department, Membership, Message
+from inbox.models import ACTING_ROLES, Department, Membership, Message
 from inbox.percentiles import Seconds, interpolated
 from inbox.reports.forms import Period, ReportForm
-
-DEFAULT_TIME_ZONE = "Europe/Berlin"
-
 
 # --- tables: what every section yields ------------------------------------------------------
 
@@ -73,7 +69,7 @@ class Durations:
 
 def may_view_reports(user: AnyUser) -> bool:
     """Reports are for team leads and admins."""
-    return access.is_admin(user) or access.is_lead(user)
+    return access.is_lead(user)  # admins count as leads
 
 
 @dataclass(frozen=True)
@@ -123,18 +119,6 @@ class ReportOptions:
             departments=self.departments,
             agents=self.agents,
         )
-
-
-def user_time_zone(user: AnyUser) -> ZoneInfo:
-    name = (
-        AgentPreferences.objects.filter(user_id=int(user.pk or 0))
-        .values_list("time_zone", flat=True)
-        .first()
-    )
-    try:
-        return ZoneInfo(name or DEFAULT_TIME_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 # --- the filters as database conditions ------------------------------------------------------

@@ -476,15 +476,4 @@ TABLE_SECTION = {
     "hours": "messages",
     "workload": "workload",
 }
-TABLE_NAMES: tuple[str, ...] = (
-    "volume",
-    "times",
-    "sla",
-    "sla_breaches",
-    "backlog",
-    "moderation",
-    "sentiment",
-    "tags",
-    "hours",
-    "workload",
-)
+TABLE_NAMES: tuple[str, ...] = tuple(TABLE_SECTION)

@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from channels_integrations.text import safe_http_url
+from inbox.administration_rows import person_name
 from inbox.models import (
     Conversation,
     ConversationEvent,
@@ -65,14 +66,6 @@ INCIDENT_EVENTS: dict[str, str] = {
 TEST_EVENT = "ping"
 
 
-def conversation_source(event_id: int) -> str:
-    return f"conversation_event:{event_id}"
-
-
-def incident_source(event_id: int) -> str:
-    return f"incident_event:{event_id}"
-
-
 def envelope(*, event_id: uuid.UUID, event: str, created_at: datetime, data: Any) -> dict[str, Any]:
     """The stable outer shape of every payload."""
     return {
@@ -94,7 +87,6 @@ def test_payload_data(*, subscription_id: int, name: str) -> dict[str, Any]:
 class Built:
     """One event row, as the relay inserts it for each subscription that wants it."""
 
-    source: str
     event: str
     created_at: datetime
     data: dict[str, Any]
@@ -113,7 +105,7 @@ def _absolute(path: str) -> str:
 def _user(user: Any | None) -> dict[str, Any] | None:
     if user is None:
         return None
-    return {"id": user.pk, "name": str(user.get_full_name() or user.get_username())}
+    return {"id": user.pk, "name": person_name(user)}
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -301,7 +293,6 @@ def build_conversation_events(events: Sequence[ConversationEvent]) -> dict[int, 
                 continue
             data["decision"] = _decision(decision)
         built[event.pk] = Built(
-            source=conversation_source(event.pk),
             event=CONVERSATION_EVENTS[event.kind],
             created_at=event.created_at,
             data=data,
@@ -322,7 +313,6 @@ def build_incident_events(events: Sequence[IncidentEvent]) -> dict[int, Built]:
             continue
         channel = incident.channel_account
         built[event.pk] = Built(
-            source=incident_source(event.pk),
             event=INCIDENT_EVENTS[event.kind],
             created_at=event.created_at,
             data={

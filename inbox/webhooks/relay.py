@@ -215,7 +215,7 @@ def _enqueue(rows: list[Any], table: EventTable, interested: Sequence[_Subscribe
     for row_id, item in built.items():
         for subscription_id in targets[row_id]:
             delivery = WebhookDelivery(
-                subscription_id=subscription_id, event=item.event, source=item.source
+                subscription_id=subscription_id, event=item.event, source=_source(table, row_id)
             )
             delivery.payload = envelope(
                 event_id=delivery.event_id,

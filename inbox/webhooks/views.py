@@ -32,10 +32,6 @@ LOG_PAGE_SIZE = 25
 EVENT_LABELS = dict(WebhookEvent.choices)
 
 
-def _htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 @admin_required
 @require_GET
 def subscription_list(request: HttpRequest) -> HttpResponse:
@@ -135,7 +131,7 @@ def send_test(request: HttpRequest, pk: int) -> HttpResponse:
     """Enqueue a test event; htmx gets the delivery's status fragment, which polls itself."""
     subscription = get_object_or_404(WebhookSubscription, pk=pk)
     delivery = actions.send_test_event(user=request.user, subscription=subscription)
-    if _htmx(request):
+    if request.htmx:  # type: ignore[attr-defined]  # django_htmx's middleware
         return render(request, "webhooks/_test_status.html", {"delivery": delivery})
     messages.info(request, _("Test event queued; its result appears in the delivery log."))
     return redirect("webhooks:deliveries", pk=subscription.pk)
