@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from channels_integrations import actions
+from channels_integrations import actions, outbox
 from channels_integrations.base import Connector
 from channels_integrations.errors import AuthExpired, ConnectorError, RateLimited
 from channels_integrations.models import POLLABLE_STATUSES, ChannelAccount
@@ -60,7 +60,7 @@ def channel_poll_lock(account_id: int) -> Iterator[bool]:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_POLL_LOCK_SPACE, account_id])
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [POLL_LOCK_SPACE, account_id])
             (acquired,) = cursor.fetchone()
         try:
             yield bool(acquired)
@@ -68,7 +68,7 @@ def channel_poll_lock(account_id: int) -> Iterator[bool]:
             if acquired:
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", [_POLL_LOCK_SPACE, account_id]
+                        "SELECT pg_advisory_unlock(%s, %s)", [POLL_LOCK_SPACE, account_id]
                     )
         return
     with _local_locks_guard:
@@ -82,7 +82,7 @@ def channel_poll_lock(account_id: int) -> Iterator[bool]:
 
 
 # The first key of the two-key advisory lock: "poll" in ASCII, so other locks cannot collide.
-_POLL_LOCK_SPACE = 0x706F6C6C
+POLL_LOCK_SPACE = 0x706F6C6C
 _local_locks: dict[int, threading.Lock] = {}
 _local_locks_guard = threading.Lock()
 
@@ -102,6 +102,9 @@ def _poll(account_id: int) -> PollOutcome:
         )
         return outcome
 
+    # The last poll failed (rate limit, refused token, outage): a success now means the platform
+    # answers again, and replies that wait for a retry need not wait out their back-off.
+    recovering = bool(account.last_error)
     connector: Connector | None = None
     try:
         connector = connector_for(account)
@@ -168,6 +171,12 @@ def _poll(account_id: int) -> PollOutcome:
         summary=summary,
         next_delay_seconds=connector.next_poll_delay(account.poll_interval_seconds),
     )
+    if recovering:
+        released = outbox.release_waiting_deliveries(account_id)
+        if released:
+            logger.info(
+                "channel %s answers again: %s waiting action(s) sent", account_id, len(released)
+            )
     if outcome.new_messages:
         logger.info("channel %s: %s at %s", account_id, summary, timezone.now().isoformat())
     return outcome

@@ -475,6 +475,31 @@ def schedule_outbound_retry(
             _publish_action(action)
 
 
+def hold_outbound_action(action_id: int, *, reason: str) -> bool:
+    """Keep a queued action waiting, without a platform call (its channel's token was refused).
+
+    The row stays queued for outbox.release_waiting_deliveries; the reason is written once, with
+    a live update, however often the action's task comes back. Returns False when the row is not
+    queued any more (sent, failed or claimed by someone else): nothing to hold.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        action = (
+            OutboundAction.objects.select_for_update()
+            .filter(pk=action_id, state=OutboundState.QUEUED)
+            .first()
+        )
+        if action is None:
+            return False
+        if not action.last_error.startswith(reason):
+            OutboundAction.objects.filter(pk=action.pk).update(
+                last_error=reason[:2000], updated_at=now
+            )
+            _touch_messages(action, now)
+            _publish_action(action)
+    return True
+
+
 def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:
     """Re-enqueue deliveries that nothing is working on any more.
 

@@ -144,17 +144,19 @@ def test_an_ambiguous_timeout_is_retried_with_the_same_key_and_posts_once(
 
 
 @pytest.mark.django_db
-def test_an_expired_token_fails_the_reply_and_flags_the_channel(channel, fake_mastodon, agent):
+def test_an_expired_token_holds_the_reply_and_flags_the_channel(channel, fake_mastodon, agent):
     conversation = a_mention(channel, fake_mastodon)
     action = actions.queue_reply(user=agent, conversation=conversation, text="Hallo")
     fake_mastodon.revoke_token("demo-token")
 
     outbox.deliver(action.pk)
+    outbox.deliver(action.pk)  # held: no second call with the refused token
     action.refresh_from_db()
     channel.refresh_from_db()
-    assert action.state == OutboundState.FAILED
+    assert action.state == OutboundState.QUEUED
     assert "re-authorized" in action.last_error
     assert channel.status == ChannelStatus.NEEDS_REAUTH
+    assert [c["status"] for c in fake_mastodon.calls() if c["method"] == "POST"] == [401]
 
 
 @pytest.mark.django_db
