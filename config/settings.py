@@ -182,6 +182,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 POLL_DISPATCH_SECONDS = env_float("POLL_DISPATCH_SECONDS", 2.0, minimum=0.2)
+# How often beat re-enqueues outbox rows whose hand-off to the broker was lost or whose worker
+# died while sending (inbox.actions.requeue_stalled_actions).
+OUTBOX_SWEEP_SECONDS = env_float("OUTBOX_SWEEP_SECONDS", 60.0, minimum=1.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-polls": {
         "task": "channels_integrations.tasks.dispatch_due_polls",
@@ -189,7 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-stalled-deliveries": {
         "task": "channels_integrations.tasks.requeue_stalled_deliveries",
-        "schedule": 60.0,
+        "schedule": OUTBOX_SWEEP_SECONDS,
     },
     "wake-snoozed-conversations": {
         "task": "inbox.tasks.wake_snoozed",
@@ -293,6 +296,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Sign-in throttling (config/login.py): after this many failures for one username, or from one
+# client address, sign-ins are refused (429) until the window since the first failure passes.
+LOGIN_THROTTLE_USERNAME_FAILURES = env_int("LOGIN_THROTTLE_USERNAME_FAILURES", 5, minimum=1)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env_int("LOGIN_THROTTLE_ADDRESS_FAILURES", 20, minimum=1)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+# Proxies in front that append the client's address to X-Forwarded-For (0: use REMOTE_ADDR;
+# Daphne's --proxy-headers already sets it from the proxy's header).
+LOGIN_THROTTLE_TRUSTED_PROXIES = env_int("LOGIN_THROTTLE_TRUSTED_PROXIES", 0)
 LOGIN_REDIRECT_URL = "inbox:list"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -276,6 +276,8 @@ class YouTubeClient:
             body = None
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error") if isinstance(body, dict) else None
+            if not isinstance(error, str):  # Google's API errors nest an object under "error"
+                error = None
             if error == "invalid_grant":
                 raise AuthExpired(
                     "Google refused to renew the YouTube access token: the refresh token was "
@@ -288,7 +290,7 @@ class YouTubeClient:
                 )
             raise AuthExpired(
                 "Google refused to renew the YouTube access token "
-                f"(HTTP {response.status_code}{f', {error}' if isinstance(error, str) else ''})."
+                f"(HTTP {response.status_code}{f', {error}' if error else ''})."
             )
         access_token = body.get("access_token")
         if not isinstance(access_token, str) or not access_token:

@@ -56,6 +56,19 @@ def test_the_rate_limit_is_per_token_and_answers_429_with_retry_after(settings, 
     assert second.get("/api/v1/me/").status_code == 200  # another token has its own count
 
 
+def test_the_api_answers_unthrottled_while_the_cache_is_down(monkeypatch, agent):
+    # Pages work without Redis; the API must not answer every call with 500 then.
+    from django.core.cache.backends.redis import RedisCache
+
+    from inbox.api.throttling import TokenRateThrottle
+
+    monkeypatch.setattr(TokenRateThrottle, "cache", RedisCache("redis://127.0.0.1:1/0", {}))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(agent, 'one')}")
+
+    assert client.get("/api/v1/me/").status_code == 200
+
+
 def test_reports_are_for_leads_and_admins_and_check_their_parameters(api_for, channel, lead, agent):
     factories.make_conversation(channel)
     report = api_for(lead).get("/api/v1/reports/", {"period": "7d"})

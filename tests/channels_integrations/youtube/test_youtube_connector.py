@@ -432,6 +432,16 @@ def test_a_revoked_refresh_token_is_an_expired_authorization(fake_youtube, make_
         make_connector().fetch_page({})
 
 
+def test_a_token_endpoint_error_object_is_an_expired_authorization(fake_youtube, make_connector):
+    # Google's API-style error body nests an object under "error" (OAuth's is a string).
+    fake_youtube.revoke_token("demo-token")
+    fake_youtube.fail_next(
+        401, body={"error": {"code": 401, "status": "UNAUTHENTICATED"}}, path_prefix="/token"
+    )
+    with pytest.raises(AuthExpired, match=r"HTTP 401\)"):
+        make_connector().fetch_page({})
+
+
 def test_quota_exceeded_waits_until_midnight_pacific(fake_youtube, make_connector):
     fake_youtube.spend_quota(10_000)
     connector = make_connector()
