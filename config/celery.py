@@ -4,7 +4,8 @@ Also here, because they must hold in every process that runs Celery:
 - HeartbeatScheduler, beat's scheduler (CELERY_BEAT_SCHEDULER): it records beat's own heartbeat
   and stamps the worker heartbeat task with the time it was sent (inbox/heartbeat.py);
 - the logging hooks: Celery leaves logging to Django's LOGGING (JSON lines in production), and
-  every record a task logs carries its task id and name (config/logging.py).
+  every record a task logs carries its task id and name (config/logging.py);
+- a worker that survives a Redis restart (survive_lost_broker).
 """
 
 from __future__ import annotations
@@ -36,6 +37,44 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+def survive_lost_broker() -> None:
+    """Let a worker that loses Redis while it holds unacknowledged messages reconnect.
+
+    With late acks a busy worker nearly always holds some (the tasks it runs, the one it
+    prefetched). When Redis goes away, Celery (5.7) drops the broken connection; kombu's Redis
+    channel then still uses it twice: closing the channel tries to put those messages back into
+    their queue, and a task that finishes later acknowledges its message on it. Both ask the
+    dropped connection for its address and raise AttributeError, which is no connection error,
+    so Celery stops the whole worker ("Unrecoverable error") instead of reconnecting: one
+    Redis restart stopped every busy worker for good under `manage.py serve`.
+
+    Here a channel whose connection is gone raises redis' ConnectionError instead, which Celery
+    and kombu handle: the put-back and the acknowledgement are logged and skipped. The messages
+    stay in Redis's unacked set, and Redis hands them out again after the visibility timeout
+    (when it kept its data); a task run twice is harmless (polls re-read the cursor,
+    deliveries are claimed in the database). tests/reliability/test_service_restarts.py shows
+    the worker carrying on.
+    """
+    import redis
+    from kombu.transport import redis as redis_transport
+
+    channel: Any = redis_transport.Channel
+    original = channel._connparams
+    if getattr(original, "checks_lost_broker", False):
+        return
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if getattr(self.connection, "client", None) is None:
+            raise redis.exceptions.ConnectionError("the connection to the broker was dropped")
+        return original(self, asynchronous=asynchronous)
+
+    _connparams.checks_lost_broker = True  # type: ignore[attr-defined]
+    channel._connparams = _connparams
+
+
+survive_lost_broker()
 
 # How often beat records that it is alive; far below the health check's staleness threshold.
 BEAT_HEARTBEAT_SECONDS = 5

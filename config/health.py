@@ -1,10 +1,13 @@
 """GET /healthz: can this deployment do its work? The database, Redis (when configured), and the
 heartbeats of the Celery worker and beat (inbox/heartbeat.py).
 
-- "down" (HTTP 503): the database or Redis does not answer; this web process cannot serve, and a
-  load balancer should take it out;
-- "degraded" (HTTP 200): the worker or beat heartbeat is stale or missing, or the queue lags;
-  pages still work, polls and deliveries wait. `?strict=1` (for monitoring) answers 503 then;
+- "down" (HTTP 503): the database does not answer; this web process cannot serve, and a load
+  balancer should take it out;
+- "degraded" (HTTP 200): Redis does not answer (pages and sign-ins still work from PostgreSQL;
+  live updates pause, and new polls and deliveries wait until it is back: every web process sees
+  the same Redis, so taking them all out would turn a Redis blip into an outage), or the worker
+  or beat heartbeat is stale or missing, or the queue lags. `?strict=1` (for monitoring)
+  answers 503 then;
 - "ok" (HTTP 200).
 
 Cheap enough to call every few seconds: one `SELECT 1`, one Redis PING, one cache read, each
@@ -63,9 +66,9 @@ def health_report() -> dict[str, Any]:
         report["worker"], report["beat"] = check_heartbeats()
     else:
         report["worker"] = report["beat"] = {"status": "unknown"}
-    if any(check["status"] != "ok" for check in services):
+    if report["database"]["status"] != "ok":
         report["status"] = "down"
-    elif report["worker"]["status"] != "ok" or report["beat"]["status"] != "ok":
+    elif any(check["status"] != "ok" for check in (*services, report["worker"], report["beat"])):
         report["status"] = "degraded"
     return report
 
