@@ -35,7 +35,9 @@ def html_to_text(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    text = "".join(parser.parts)
+    # A NUL cannot be stored in PostgreSQL text, and an item's text is copied into other rows
+    # (notifications, previews) before ingest's own clean-up of the message row sees it.
+    text = "".join(parser.parts).replace("\x00", "\ufffd")
     lines = [line.strip() for line in text.replace("\r", "").split("\n")]
     # Collapse runs of blank lines left by nested blocks into one paragraph break.
     out: list[str] = []

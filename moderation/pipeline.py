@@ -415,7 +415,9 @@ class PageModeration:
             rule = next((r["rule"] for r in verdict.reasons), "") or (
                 verdict.matches[0].name if verdict.matches else ""
             )
-            notices.append((recipients, verdict.conversation, f"{rule}: {verdict.item.text[:200]}"))
+            # The stored text, cleaned by ingest (a NUL from the platform cannot be stored).
+            text = by_external[verdict.item.external_id].text
+            notices.append((recipients, verdict.conversation, f"{rule}: {text[:200]}"))
         notify_each(notices, kind=NotificationKind.MODERATION, actor=None)
 
     def _auto_reply(self, by_external: dict[str, Message]) -> None:
