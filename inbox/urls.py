@@ -24,6 +24,7 @@ urlpatterns = [
     path("views/", conversation_views.save_view, name="save_view"),
     path("views/<int:pk>/delete/", conversation_views.delete_view, name="delete_view"),
     path("outbox/<int:pk>/retry/", views.retry, name="retry"),
+    path("message/<int:pk>/text/", views.message_text, name="message_text"),
     path(
         "m/<int:pk>/<slug:kind>/",
         views.message_action,

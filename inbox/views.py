@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from channels_integrations.registry import connector_class
 from inbox import actions, queries
@@ -220,6 +220,18 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     if message_id is None:
         return HttpResponse(status=204)
     return message_fragment(request, message_id)
+
+
+@login_required
+@require_safe
+def message_text(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole text of one message (a thread shows its first THREAD_TEXT_LIMIT characters), as
+    plain text: with nosniff (SECURE_CONTENT_TYPE_NOSNIFF) a browser never renders it as markup."""
+    message = get_object_or_404(
+        Message.objects.filter(conversation__in=Conversation.objects.visible_to(request.user)),
+        pk=pk,
+    )
+    return HttpResponse(message.text, content_type="text/plain; charset=utf-8")
 
 
 @login_required

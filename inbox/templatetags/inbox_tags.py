@@ -84,6 +84,23 @@ def pending_actions(message: Message) -> list[OutboundAction]:
     ]
 
 
+# A thread shows this much of a message; the whole text is one link away (inbox:message_text).
+# Platforms allow a few thousand characters; e-mails and pasted letters can be megabytes, which
+# would make every open of the conversation (and every live update of it) ship all of it.
+THREAD_TEXT_LIMIT = 10_000
+
+
+@register.filter
+def thread_text(text: str) -> str:
+    """The part of a message's text a thread shows."""
+    return text if len(text) <= THREAD_TEXT_LIMIT else text[:THREAD_TEXT_LIMIT] + "…"
+
+
+@register.filter
+def is_cut_in_thread(text: str) -> bool:
+    return len(text) > THREAD_TEXT_LIMIT
+
+
 @register.filter
 def is_past(value: datetime | None) -> bool:
     return value is not None and value <= timezone.now()

@@ -278,6 +278,8 @@ def path_values(workspace: Workspace, route: Route) -> dict[str, Any]:
         return {"pk": ids["failed"]}
     if name == "inbox:message_action":
         return {"pk": ids["message"], "kind": "like"}
+    if name == "inbox:message_text":
+        return {"pk": ids["message"]}
     if name in {"inbox:saved_reply_edit", "inbox:saved_reply_delete"}:
         return {"pk": ids["saved_reply"]}
     if name in {"inbox:review_reply", "inbox:approve_reply", "inbox:reject_reply"}:

@@ -95,6 +95,7 @@ PAGES: dict[str, dict[str, Any]] = {
     "inbox:delete_view": post((LOGIN, 404, 404, OK, 404, 404)),
     "inbox:retry": post(ACTS),
     "inbox:message_action": post(ACTS),
+    "inbox:message_text": get(SEES),
     "inbox:reply": post(ACTS, {"text": "Thanks for writing!"}),
     "inbox:note": post(ACTS, {"text": "Internal"}),
     "inbox:saved_reply_search": get(SEES),

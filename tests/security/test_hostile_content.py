@@ -263,6 +263,26 @@ def test_the_row_of_the_megabyte_item_is_a_short_preview(hostile: HostileWorld) 
     assert megabyte.marker in row and len(row.encode()) < 5_000
 
 
+def test_the_megabyte_conversation_shows_its_beginning_and_links_the_whole_text(
+    hostile: HostileWorld,
+) -> None:
+    megabyte = by_key("megabyte")
+    message = Message.objects.get(text__startswith=megabyte.marker)
+    client = signed_in(hostile.agent)
+
+    page = client.get(f"/inbox/c/{message.conversation_id}/")
+    assert page.status_code == 200
+    assert len(page.content) < 200_000  # not the megabyte, on every open and live update
+    assert f"/inbox/message/{message.pk}/text/" in page.content.decode()
+
+    whole = client.get(f"/inbox/message/{message.pk}/text/")
+    assert whole.status_code == 200
+    assert whole["Content-Type"] == "text/plain; charset=utf-8"
+    assert whole["X-Content-Type-Options"] == "nosniff"
+    assert whole.content.decode() == message.text
+    # Who may open it: tests/security/test_access_matrix.py ("inbox:message_text").
+
+
 def sample_conversations(hostile: HostileWorld) -> list[Conversation]:
     """One conversation per technique of the text payloads and one per platform: every
     message and header is also rendered by test_live_fragments_..., which costs a fraction
