@@ -73,3 +73,13 @@ def test_the_image_runs_as_an_unprivileged_user_with_static_files_collected():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
     assert "collectstatic" in dockerfile
+
+
+def test_compose_and_serve_start_the_worker_pool_that_bench_poll_chose() -> None:
+    from inbox.management.commands.serve import WORKER_POOL_OPTIONS
+
+    command = compose()["services"]["worker"]["command"]
+    pool, concurrency = WORKER_POOL_OPTIONS[1], WORKER_POOL_OPTIONS[3]
+    assert (pool, concurrency) == ("threads", "32")
+    assert command[command.index("--pool") + 1] == pool
+    assert command[command.index("--concurrency") + 1] == f"${{WORKER_CONCURRENCY:-{concurrency}}}"

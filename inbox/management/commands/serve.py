@@ -18,6 +18,11 @@ from django.core.management.base import BaseCommand, CommandParser
 
 logger = logging.getLogger(__name__)
 
+# The worker pool and concurrency we ship (docker-compose.yml starts the same): polls and
+# deliveries wait on platform APIs, and bench/poll.py measured threads against prefork and gevent
+# (docs/performance.md, "Polling throughput").
+WORKER_POOL_OPTIONS = ("--pool", "threads", "--concurrency", "32")
+
 
 class Command(BaseCommand):
     help = "Serve the app with its worker and scheduler (embedded or as separate processes)."
@@ -52,16 +57,7 @@ class Command(BaseCommand):
             else:
                 manage = [sys.executable, "manage.py"]
                 celery = [sys.executable, "-m", "celery", "-A", "config"]
-                worker = [
-                    *celery,
-                    "worker",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "8",
-                    "-l",
-                    "INFO",
-                ]
+                worker = [*celery, "worker", *WORKER_POOL_OPTIONS, "-l", "INFO"]
                 children.append(subprocess.Popen(worker))  # noqa: S603
                 children.append(subprocess.Popen([*celery, "beat", "-l", "INFO"]))  # noqa: S603
                 if options["with_fake_platforms"]:
