@@ -51,13 +51,23 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
-    """`manage.py serve` in services mode; yields the base URL, stops every process after."""
+def served(
+    *,
+    database_url: str,
+    redis_url: str,
+    var_dir: Path,
+    log_path: Path,
+    application_name: str = STACK_APPLICATION_NAME,
+    **env: str,
+) -> Iterator[str]:
+    """`manage.py serve` in services mode (Daphne, Celery worker and beat as processes) on the
+    given database and Redis; yields the base URL, stops every process after. `env` adds or
+    overrides settings."""
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
-        "REDIS_URL": os.environ["REDIS_URL"],
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         # A queue of its own: messages left in Redis by other runs are never picked up here.
         "CELERY_QUEUE": f"inbox-e2e-{uuid.uuid4().hex[:8]}",
         "CHANNEL_LAYER_PREFIX": f"inbox-e2e-{uuid.uuid4().hex[:8]}",
@@ -65,13 +75,14 @@ def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
         "INBOX_VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
         # libpq tags the stack's database sessions, so teardown can wait for exactly those.
-        "PGAPPNAME": STACK_APPLICATION_NAME,
+        "PGAPPNAME": application_name,
+        **env,
     }
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
-        env=env,
+        env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -98,7 +109,46 @@ def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
         log.close()
+
+
+@contextmanager
+def running_stack(var_dir: Path, *, log_path: Path) -> Iterator[str]:
+    """The product on the test database and the real Redis; yields the base URL. After it, waits
+    until the stack's database sessions are gone (the test database is dropped next)."""
+    try:
+        with served(
+            database_url=test_database_url(),
+            redis_url=os.environ["REDIS_URL"],
+            var_dir=var_dir,
+            log_path=log_path,
+        ) as base_url:
+            yield base_url
+    finally:
         wait_for(_stack_sessions_closed, timeout=15, what="the stack's database sessions to end")
+
+
+def start_worker(queue: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """A real `celery worker` on the test database and Redis, consuming only `queue`, in a process
+    group of its own (so a SIGKILL of the group reaches every process of it)."""
+    process_env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_QUEUE": queue,
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads"),
+            *("--concurrency", "4", "--without-heartbeat", "--without-mingle", "--without-gossip"),
+            *("-Q", queue, "--loglevel", "INFO"),
+        ],
+        cwd=ROOT,
+        env=process_env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stack_sessions_closed() -> bool:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +20,7 @@ from channels_integrations.models import ChannelAccount
 from channels_integrations.tasks import poll_channel
 from inbox.models import Message
 from tests import factories
-from tests.stack import ROOT, wait_for
-from tests.stack import test_database_url as stack_database_url
+from tests.stack import start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,27 +46,6 @@ class InFlight:
         finally:
             with self.lock:
                 self.now[token] -= 1
-
-
-def start_worker(queue: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": stack_database_url(),
-        "CELERY_QUEUE": queue,
-        "PYTHONUNBUFFERED": "1",
-    }
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads"),
-            *("--concurrency", "4", "--without-heartbeat", "--without-mingle", "--without-gossip"),
-            *("-Q", queue, "--loglevel", "INFO"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 @pytest.fixture

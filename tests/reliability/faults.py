@@ -7,14 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +20,6 @@ import redis
 from django.utils import timezone
 
 from channels_integrations.fake_server import json_response
-from tests.stack import ROOT
-from tests.stack import test_database_url as stack_database_url
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
@@ -68,30 +64,6 @@ class HeldCall:
             # Bounded, so a test that fails before releasing cannot hang the server thread.
             self._released.wait(timeout=60)
         return body
-
-
-def start_worker(queue: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
-    """A real `celery worker` on the test database and Redis, consuming only `queue`, in a process
-    group of its own (so SIGKILL reaches every process of it)."""
-    process_env = {
-        **os.environ,
-        "DATABASE_URL": stack_database_url(),
-        "CELERY_QUEUE": queue,
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads"),
-            *("--concurrency", "4", "--without-heartbeat", "--without-mingle", "--without-gossip"),
-            *("-Q", queue, "--loglevel", "INFO"),
-        ],
-        cwd=ROOT,
-        env=process_env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 def kill_worker(worker: subprocess.Popen[bytes]) -> None:

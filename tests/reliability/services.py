@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,9 +22,8 @@ from typing import Any
 import psycopg2
 import redis
 import requests
-from django.conf import settings
 
-from tests.stack import ROOT, free_port, wait_for
+from tests.stack import free_port, served, wait_for
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # Product processes started by these helpers tag their database sessions with this name.
@@ -218,17 +214,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def pytest_database_url() -> str:
-    """The pytest test database (migrated, holding the rows the test committed)."""
-    db: Any = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @dataclass
 class Stack:
     base_url: str
-    process: subprocess.Popen[bytes]
     log_path: Path
 
     def log(self) -> str:
@@ -239,55 +227,17 @@ class Stack:
 def served_stack(
     *, database_url: str, redis_url: str, var_dir: Path, log_path: Path, **env: str
 ) -> Iterator[Stack]:
-    """`manage.py serve` in services mode (Daphne, Celery worker and beat as processes) on the
-    given database and Redis; `env` adds settings. Every process is stopped after."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        # The production default: persistent database connections, which a restart breaks.
-        "DATABASE_CONN_MAX_AGE": "60",
-        "CELERY_QUEUE": f"inbox-restart-{uuid.uuid4().hex[:8]}",
-        "CHANNEL_LAYER_PREFIX": f"inbox-restart-{uuid.uuid4().hex[:8]}",
-        "POLL_DISPATCH_SECONDS": "0.5",
-        "INBOX_VAR_DIR": str(var_dir),
-        "PYTHONUNBUFFERED": "1",
-        "PGAPPNAME": APPLICATION_NAME,
-        **env,
-    }
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    stack = Stack(base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-    try:
-
-        def serving() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited; see {log_path}")
-            try:
-                response = requests.get(stack.base_url + "/accounts/login/", timeout=1)
-            except requests.RequestException:
-                return False
-            return response.status_code == 200
-
-        wait_for(serving, timeout=60, what="the web process to serve", interval=0.25)
-        yield stack
-    finally:
-        process.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-        # The worker and beat share the session: none may outlive the test.
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-        log.close()
+    """The product (tests.stack.served) on the given database and Redis, with the production
+    default of persistent database connections, which a restart breaks."""
+    with served(
+        database_url=database_url,
+        redis_url=redis_url,
+        var_dir=var_dir,
+        log_path=log_path,
+        application_name=APPLICATION_NAME,
+        **{"DATABASE_CONN_MAX_AGE": "60", **env},
+    ) as base_url:
+        yield Stack(base_url=base_url, log_path=log_path)
 
 
 def login(base_url: str, username: str, password: str) -> requests.Session:

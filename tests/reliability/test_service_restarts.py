@@ -43,9 +43,9 @@ from tests.reliability.services import (
     login,
     private_postgres,
     private_redis,
-    pytest_database_url,
     served_stack,
 )
+from tests.stack import test_database_url as stack_database_url
 from tests.stack import wait_for
 
 # Lost hand-offs are repaired by leases and sweeps; short ones here, so the test takes seconds.
@@ -284,7 +284,7 @@ def world(
         fake_mastodon.url, department=department, name="Mastodon @brand", poll_interval_seconds=1
     )
     with private_postgres() as postgres:
-        postgres.copy_database(pytest_database_url(), "inbox")
+        postgres.copy_database(stack_database_url(), "inbox")
         yield World(postgres=postgres)
 
 

@@ -60,10 +60,9 @@ from tests.reliability.faults import (
     forget_queues,
     kill_worker,
     route_to_queue,
-    start_worker,
     stop_worker,
 )
-from tests.stack import wait_for
+from tests.stack import start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
