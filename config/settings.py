@@ -141,14 +141,13 @@ EMBEDDED_WORKER = REDIS_URL is None
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: one PUBLISH per group, fanned out by each web process to its own
+            # sockets; the list-based layer lost events with a few hundred sockets per process
+            # (inbox/live_layer.py, bench/live.py). Its sockets resync after a Redis outage.
+            "BACKEND": "inbox.live_layer.ResyncingPubSubChannelLayer",
             "CONFIG": {
-                # channels_redis blocks up to 5 s per receive; redis-py's own socket timeout must
-                # be longer, or an idle socket's read times out and drops the browser's websocket.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [{"address": REDIS_URL}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "inbox"),
-                "capacity": 1000,
-                "expiry": 30,
             },
         }
     }

@@ -230,6 +230,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def live_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
 
+    async def live_events(self, event: dict[str, Any]) -> None:
+        """The events of one change (inbox.live.send_events), already encoded: one frame each."""
+        for text in event["texts"]:
+            await self.send(text_data=text)
+
+    async def live_resync(self, event: dict[str, Any]) -> None:
+        """This web process lost Redis for a while (inbox.live_layer): events published then
+        never arrived, so the page reloads its list and thread as after a reconnect."""
+        await self.send_json({"type": "resync"})
+
     async def session_ended(self, event: dict[str, Any]) -> None:
         session = self.scope.get("session")
         if session is not None and session.session_key == event.get("session_key"):

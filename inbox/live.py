@@ -13,19 +13,23 @@ language at the top of the event, the others under "i18n", from which live.js ta
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import get_template
 from django.utils import translation
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +160,12 @@ def channels_with_listeners(channel_account_ids: set[int]) -> set[int]:
     """The channels whose live group has a connected browser right now.
 
     Rendering fragments nobody receives is most of an ingest page's cost when no agent is
-    online (nights, weekends). The check reads the layer's own group membership: the sorted set
-    channels_redis keeps per group (members younger than its group expiry), or the in-memory
-    layer's dict. An unknown layer, or a failing check, counts every channel as listened to, so
-    nothing is ever left unsent because of it. A browser that connects a moment after the check
-    loaded its page after the commit, so it has the change already.
+    online (nights, weekends). The check reads the layer's own group membership: with Redis
+    pub/sub, the subscribers of the group's Redis channel (a web process subscribes while it has
+    a socket in the group), or the in-memory layer's dict. An unknown
+    layer, or a failing check, counts every channel as listened to, so nothing is ever left
+    unsent because of it. A browser that connects a moment after the check loaded its page
+    after the commit, so it has the change already.
     """
     layer = get_channel_layer()
     if layer is None:
@@ -169,22 +174,26 @@ def channels_with_listeners(channel_account_ids: set[int]) -> set[int]:
         if isinstance(layer, InMemoryChannelLayer):
             groups = getattr(layer, "groups", {})
             return {pk for pk in channel_account_ids if groups.get(channel_group(pk))}
-        if hasattr(layer, "_group_key") and hasattr(layer, "connection"):
-            counts = async_to_sync(_redis_group_sizes)(layer, sorted(channel_account_ids))
-            return {pk for pk, size in counts.items() if size}
+        if isinstance(layer, RedisPubSubChannelLayer):
+            ids = sorted(channel_account_ids)
+            counts = run_on_layer(layer, _pubsub_group_subscribers(layer, ids))
+            return {pk for pk, subscribers in counts.items() if subscribers}
     except Exception:
         logger.exception("could not tell which channels have listeners; rendering all")
     return set(channel_account_ids)
 
 
-async def _redis_group_sizes(layer: Any, channel_account_ids: list[int]) -> dict[int, int]:
-    sizes = {}
-    oldest = int(time.time()) - layer.group_expiry
+async def _pubsub_group_subscribers(layer: Any, channel_account_ids: list[int]) -> dict[int, int]:
+    # channels_redis names a group's Redis channel and picks its shard as group_send does.
+    loop_layer = layer._get_layer()
+    counts = {}
     for pk in channel_account_ids:
-        group = channel_group(pk)
-        connection = layer.connection(layer.consistent_hash(group))
-        sizes[pk] = await connection.zcount(layer._group_key(group), oldest, "+inf")
-    return sizes
+        name = loop_layer._get_group_channel_name(channel_group(pk))
+        shard = loop_layer._get_shard(name)
+        shard._ensure_redis()
+        [(_name, subscribers)] = await shard._redis.pubsub_numsub(name)
+        counts[pk] = int(subscribers)
+    return counts
 
 
 def _render_changes(
@@ -292,18 +301,81 @@ def _message_fragment(template: Any, message: Any) -> dict[str, str]:
     return {"html": template.render({"message": message})}
 
 
+T = TypeVar("T")
+
+# A Redis that stopped answering must not hold a worker thread forever; the change is committed
+# either way, and the pages resync when the layer is back (inbox/live_layer.py).
+LAYER_CALL_TIMEOUT = 60
+
+_layer_loop: asyncio.AbstractEventLoop | None = None
+_layer_loop_guard = threading.Lock()
+
+
+def run_on_layer(layer: Any, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a channel-layer coroutine from synchronous code (a Celery task, a view's thread).
+
+    `async_to_sync` from a thread without a loop makes a new event loop and thread for every
+    call, and channels_redis a new Redis connection for every loop: four of those per ingest
+    page were a quarter of a worker's time under load (bench/live.py). With Redis, the calls
+    go to one event loop per process instead, in a daemon thread, so its connections are kept.
+    The in-memory layer (the embedded mode) and callers already in an event loop keep
+    `async_to_sync`, which hands the call to the server's loop or refuses as before.
+    """
+    if isinstance(layer, InMemoryChannelLayer) or _in_event_loop():
+        return async_to_sync(_awaiting)(coroutine)
+    future = asyncio.run_coroutine_threadsafe(coroutine, _loop_for_layer())
+    return future.result(timeout=LAYER_CALL_TIMEOUT)
+
+
+async def _awaiting(coroutine: Coroutine[Any, Any, T]) -> T:
+    return await coroutine
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _loop_for_layer() -> asyncio.AbstractEventLoop:
+    global _layer_loop
+    with _layer_loop_guard:
+        if _layer_loop is None or _layer_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-layer", daemon=True).start()
+            _layer_loop = loop
+        return _layer_loop
+
+
 def send_events(events: list[tuple[str, dict[str, Any]]]) -> None:
     if not events:
         return
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(_send_all)(layer, events)
+    run_on_layer(layer, _send_all(layer, events))
 
 
 async def _send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) -> None:
+    # One channel-layer message per group, however many events the change made (an ingest page
+    # makes one per conversation, and a notification per agent): every message costs the Redis
+    # layer several round trips to send and several more in each receiving web process, which
+    # take them one at a time, so under load per-event messages queued for seconds
+    # (bench/live.py). Each event is encoded once here, not once per socket; within a group the
+    # order is kept.
+    texts: dict[str, list[str]] = {}
     for group, payload in events:
-        await layer.group_send(group, {"type": "live.event", "payload": payload})
+        texts.setdefault(group, []).append(json.dumps(payload))
+    for group, encoded in texts.items():
+        message = {"type": "live.events", "texts": encoded}
+        try:
+            await layer.group_send(group, message)
+        except RedisConnectionError:
+            # After a Redis restart a pooled connection's first use fails; the next one connects
+            # afresh. A second failure is logged by the caller, and the write stands.
+            await layer.group_send(group, message)
 
 
 def end_live_session(user_id: int, session_key: str) -> None:

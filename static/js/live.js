@@ -292,6 +292,8 @@
           upsertThreadItem(event);
         } else if (event.type === "groups.changed") {
           resync(); // what this user may see changed: lists, counts and thread start afresh
+        } else if (event.type === "resync") {
+          resync(); // the server lost events meant for this page (a Redis outage)
         }
         document.dispatchEvent(new CustomEvent("inbox:live", { detail: event }));
       });

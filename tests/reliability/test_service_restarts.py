@@ -5,9 +5,10 @@ Redis and a private PostgreSQL (tests/reliability/services.py), while a fake Mas
 mention every few hundred milliseconds and agents are connected on the live socket:
 
 - Redis stopped for a few seconds and started again EMPTY (no persistence, the harshest case):
-  pages keep answering, /healthz says "degraded" meanwhile, the agents' sockets come back the way
-  live.js reconnects and get the mentions that arrive after, a reply queued just before and one
-  queued during the outage are each posted once, and every mention is in the inbox exactly once.
+  pages keep answering, /healthz says "degraded" meanwhile, the agents' pages are told to resync
+  (the layer's resync, or a reconnect as live.js does) and get the mentions that arrive after, a
+  reply queued just before and one queued during the outage are each posted once, and every
+  mention is in the inbox exactly once.
 - PostgreSQL stopped (`pg_ctl stop -m fast`, as a restart begins) for a few seconds while a
   worker is inside a reply's delivery, then started; then a quick `pg_ctl restart -m fast`
   between two requests: /healthz answers 503 and pages 500 while it is away, pages answer again
@@ -258,6 +259,13 @@ def _mention_texts(html: str) -> list[str]:
     ]
 
 
+def told_to_resync(client: LiveClient) -> bool:
+    if client.connections() >= 2:
+        return True
+    with client.lock:
+        return any(event.get("type") == "resync" for event in client.events)
+
+
 def told_of(client: LiveClient, texts: list[str]) -> bool:
     return set(texts) <= client.created_previews()
 
@@ -377,10 +385,13 @@ def test_a_redis_restart_loses_and_doubles_nothing(
 
             redis_server.start()
             restarted = time.monotonic()
+            # The pages learn they missed events: the web process's layer, subscribed again,
+            # asks every socket to resync (inbox/live_layer.py); a socket that dropped instead
+            # reconnects and resyncs as live.js does.
             wait_for(
-                lambda: all(client.connections() >= 2 for client in clients),
+                lambda: all(told_to_resync(client) for client in clients),
                 timeout=30,
-                what="both agents' sockets back",
+                what="both agents' pages told to resync",
             )
             reconnected = time.monotonic()
             wait_for(
@@ -409,7 +420,7 @@ def test_a_redis_restart_loses_and_doubles_nothing(
             "@first@example.social Während des Ausfalls",
         ]
         print(
-            f"\nredis: down {restarted - outage_started:.1f}s, sockets back"
+            f"\nredis: down {restarted - outage_started:.1f}s, pages told to resync"
             f" {reconnected - restarted:.1f}s after, {len(posted)} mentions, replies sent after"
             f" {time.monotonic() - restarted:.1f}s"
         )
