@@ -25,8 +25,10 @@ they count whichever form authenticated.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -62,9 +64,10 @@ def client_address(request: HttpRequest) -> str:
 
 
 def _username_key(username: str) -> str:
-    # Usernames are compared as Django's default backend does for case (exactly), but spaces
-    # around them are dropped by the form before it authenticates, so they are here too.
-    digest = hashlib.sha256(username.strip().encode()).hexdigest()
+    # The name the form authenticates with: stripped and NFKC-normalized (Django's
+    # UsernameField), so "\uff41dmin" (a full-width a) counts against "admin", whose password it
+    # tries. Case stays as it is: the default backend compares usernames exactly.
+    digest = hashlib.sha256(unicodedata.normalize("NFKC", username.strip()).encode()).hexdigest()
     return f"{_PREFIX}:user:{digest}"
 
 
@@ -149,6 +152,7 @@ def throttled(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
     """Wraps a sign-in view: a refused POST is answered with `refusal` before any password is
     checked, so even the right password gets no answer about the account."""
 
+    @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             username = str(request.POST.get("username", ""))
@@ -162,8 +166,6 @@ def throttled(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
                 return refusal(request)
         return view(request, *args, **kwargs)
 
-    wrapper.__name__ = getattr(view, "__name__", "login")
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 

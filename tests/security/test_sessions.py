@@ -172,6 +172,16 @@ def test_five_failures_for_one_username_from_many_addresses_lock_it_until_the_wi
         assert attempt("kim", factories.PASSWORD).status_code == 302
 
 
+def test_a_unicode_variant_of_the_username_counts_against_the_account_it_tries(kim: Any) -> None:
+    # Django's form NFKC-normalizes the username, so "\uff4bim" (a full-width k) signs in as kim:
+    # its failures and its refusal must be kim's, or it would guess kim's password unthrottled.
+    with time_machine.travel("2030-03-01 10:00", tick=False):
+        for n in range(5):
+            assert attempt("\uff4bim", address=f"198.51.100.{n}").status_code == 200
+        assert refused_with_429(attempt("kim", factories.PASSWORD, address="192.0.2.1"))
+        assert refused_with_429(attempt("\uff4bim", factories.PASSWORD, address="192.0.2.2"))
+
+
 def test_twenty_failures_from_one_address_lock_that_address_for_every_username(
     kim: Any,
 ) -> None:
