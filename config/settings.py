@@ -146,7 +146,12 @@ if REDIS_URL:
             # (inbox/live_layer.py, bench/live.py). Its sockets resync after a Redis outage.
             "BACKEND": "inbox.live_layer.ResyncingPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL}],
+                # A PING every 15 s and TCP keepalive on the subscriber's connection: a connection
+                # that died without a close (a failover, an idle timeout on the way) errors out
+                # and is resubscribed instead of waiting silently.
+                "hosts": [
+                    {"address": REDIS_URL, "health_check_interval": 15, "socket_keepalive": True}
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "inbox"),
             },
         }

@@ -324,7 +324,11 @@ def run_on_layer(layer: Any, coroutine: Coroutine[Any, Any, T]) -> T:
     if isinstance(layer, InMemoryChannelLayer) or _in_event_loop():
         return async_to_sync(_awaiting)(coroutine)
     future = asyncio.run_coroutine_threadsafe(coroutine, _loop_for_layer())
-    return future.result(timeout=LAYER_CALL_TIMEOUT)
+    try:
+        return future.result(timeout=LAYER_CALL_TIMEOUT)
+    except TimeoutError:
+        future.cancel()  # or it would go on holding the loop's connection
+        raise
 
 
 async def _awaiting(coroutine: Coroutine[Any, Any, T]) -> T:

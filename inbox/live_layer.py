@@ -94,7 +94,7 @@ class _ResyncingShard(RedisSingleShardConnection):
                     self._receive_message(message)
                 else:
                     await asyncio.sleep(0.1)
-            except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+            except (asyncio.CancelledError, GeneratorExit):
                 raise
             except Exception:
                 if not lost:

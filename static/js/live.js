@@ -293,7 +293,9 @@
         } else if (event.type === "groups.changed") {
           resync(); // what this user may see changed: lists, counts and thread start afresh
         } else if (event.type === "resync") {
-          resync(); // the server lost events meant for this page (a Redis outage)
+          // The server lost events meant for this page (a Redis outage). Every open page hears
+          // this at once: spread the reloads over a few seconds rather than all in one.
+          window.setTimeout(resync, Math.random() * 5000);
         }
         document.dispatchEvent(new CustomEvent("inbox:live", { detail: event }));
       });
