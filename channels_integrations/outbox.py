@@ -24,7 +24,6 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from channels_integrations.actions import record_poll_needs_reauth
@@ -33,7 +32,7 @@ from channels_integrations.errors import AuthExpired, ConnectorError, NotFound, 
 from channels_integrations.models import ChannelAccount, ChannelStatus
 from channels_integrations.registry import connector_for, record_connector_usage
 from inbox import actions
-from inbox.models import Message, OutboundAction, OutboundKind, OutboundState
+from inbox.models import Message, OutboundAction, OutboundKind
 
 logger = logging.getLogger(__name__)
 
@@ -197,14 +196,4 @@ def release_waiting_deliveries(account_id: int) -> list[int]:
     """The channel answers again (a poll went through after an error, or after re-authorization):
     its queued actions go now instead of at their back-off time. A duplicate of a task that is
     still scheduled is harmless: only one claim succeeds."""
-    ids = list(
-        OutboundAction.objects.filter(
-            state=OutboundState.QUEUED, conversation__channel_account_id=account_id
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    with transaction.atomic():
-        for action_id in ids:
-            actions.enqueue_delivery(action_id)
-    return ids
+    return actions.release_queued_actions(channel_account_id=account_id)

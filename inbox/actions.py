@@ -279,14 +279,20 @@ def retry_outbound_action(*, user: AnyUser, action: OutboundAction) -> OutboundA
     return action
 
 
+CLAIM_CLOCK_SLACK = timedelta(seconds=5)
+
+
 def claim_outbound_action(action_id: int) -> OutboundAction | None:
     """Atomically move a queued action to "sending"; None if someone else has it (or nobody should).
 
     The conditional UPDATE is the claim: of any number of workers handed the same id, exactly one
-    sees a row updated.
+    sees a row updated. Only a row that is due: a task scheduled for an earlier back-off (the row
+    was sent again sooner, failed and was given a later time) finds nothing to do, so the
+    back-off holds however many tasks name the row. A few seconds of slack allow for clocks.
     """
     now = timezone.now()
-    claimed = OutboundAction.objects.filter(pk=action_id, state=OutboundState.QUEUED).update(
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + CLAIM_CLOCK_SLACK)
+    claimed = OutboundAction.objects.filter(due, pk=action_id, state=OutboundState.QUEUED).update(
         state=OutboundState.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
     )
     if not claimed:
@@ -498,6 +504,27 @@ def hold_outbound_action(action_id: int, *, reason: str) -> bool:
             _touch_messages(action, now)
             _publish_action(action)
     return True
+
+
+def release_queued_actions(*, channel_account_id: int) -> list[int]:
+    """Make a channel's queued actions due now and hand them to the outbox after commit.
+
+    Tasks still scheduled for their earlier back-off find them sent, or claimed, or (failed again
+    and given a later time) not due (claim_outbound_action): one attempt at a time, back-off kept.
+    Rows another transaction holds are left to their own schedule.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboundAction.objects.select_for_update(skip_locked=True)
+            .filter(state=OutboundState.QUEUED, conversation__channel_account_id=channel_account_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        OutboundAction.objects.filter(pk__in=ids).update(next_attempt_at=now)
+        for action_id in ids:
+            enqueue_delivery(action_id)
+    return ids
 
 
 def requeue_stalled_actions(*, older_than: timedelta) -> list[int]:

@@ -104,3 +104,10 @@ def make_conversation(
         raw={"status": {"id": f"status{n}", "visibility": "public"}},
     )
     return conversation
+
+
+def make_due(action: Any) -> None:
+    """An outbox action's back-off has passed: its scheduled task would run now."""
+    from inbox.models import OutboundAction
+
+    OutboundAction.objects.filter(pk=action.pk).update(next_attempt_at=timezone.now())

@@ -23,6 +23,7 @@ from inbox.models import (
     OutboundState,
     PlatformState,
 )
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +107,7 @@ def test_a_reply_that_timed_out_is_found_on_the_page_not_posted_twice(
     outbox.deliver(action.pk)
     action.refresh_from_db()
     assert action.state == OutboundState.QUEUED and action.outcome_unknown
+    factories.make_due(action)
     outbox.deliver(action.pk)
 
     action.refresh_from_db()

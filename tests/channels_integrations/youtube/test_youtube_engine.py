@@ -24,6 +24,7 @@ from inbox.models import (
     OutboundState,
     PlatformState,
 )
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,7 @@ def test_a_reply_that_timed_out_after_youtube_took_it_is_found_not_posted_twice(
     action.refresh_from_db()
     assert action.state == OutboundState.QUEUED and action.outcome_unknown
 
+    factories.make_due(action)
     outbox.deliver(action.pk)
 
     action.refresh_from_db()
