@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -44,6 +44,8 @@ from celery import shared_task
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.topology import wait_for  # noqa: E402  (needs ROOT on the path)
 
 # The setups compared by default: the naive reference (prefork, one process per core), what
 # `manage.py serve` and docker-compose started before this bench (threads 8 and 16), more threads,
@@ -293,19 +295,8 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-class Stalled(Exception):
+class Stalled(TimeoutError):
     """A worker stopped making progress: the setup is reported as failed, the run goes on."""
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise Stalled(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Bench:
@@ -345,7 +336,7 @@ class Bench:
                     raise Stalled(f"the worker exited; see {log}")
                 return bool(self.app.control.ping(destination=[name], timeout=0.5))
 
-            wait_for(answers, timeout=120, what=f"worker {name} to answer")
+            wait_for(answers, timeout=120, what=f"worker {name} to answer", interval=0.05)
             # Warm-up: connections opened, code paths imported, threads started.
             warm = min(len(self.ids), max(2 * setup.concurrency, 20))
             self.poll_round(name, self.ids[:warm], deadline=time.monotonic() + 120)
@@ -371,7 +362,7 @@ class Bench:
             stats = fake_stats(self.fake_url)
             result.api_calls = stats["requests"]
             result.fake_peak_in_flight = stats["peak_in_flight"]
-        except Stalled as exc:
+        except TimeoutError as exc:  # Stalled, or wait_for's deadline
             result.skipped = f"{exc} (log: {log})"
         finally:
             stop_process(worker)
@@ -433,7 +424,7 @@ class Bench:
             for _ in range(count):
                 noop.apply_async(producer=producer)
         started = time.monotonic()
-        wait_for(self.queue_drained, timeout=120, what="the no-op tasks to run")
+        wait_for(self.queue_drained, timeout=120, what="the no-op tasks to run", interval=0.05)
         return time.monotonic() - started
 
     def finish_cut_round(self, name: str) -> int:
@@ -452,7 +443,7 @@ class Bench:
             done, previous = idle and now == previous, now
             return done
 
-        wait_for(settled, timeout=60, what="the running polls to finish")
+        wait_for(settled, timeout=60, what="the running polls to finish", interval=0.05)
         return channels.filter(last_poll_at__gte=start).count() - counted
 
     def queue_drained(self) -> bool:

@@ -7,41 +7,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 from django.conf import settings
 
+from bench.topology import free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 STACK_APPLICATION_NAME = "inbox-e2e-stack"
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_database_url() -> str:
