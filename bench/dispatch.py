@@ -22,12 +22,12 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.create_database import ensure_database  # noqa: E402  (needs ROOT on the path)
+from bench.topology import services_or_exit  # noqa: E402  (needs ROOT on the path)
+from config.create_database import ensure_database  # noqa: E402
 
 QUEUE = f"inbox-bench-dispatch-{uuid.uuid4().hex[:8]}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -46,14 +46,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=5000)
     parser.add_argument("--interval", type=int, default=60, help="poll interval of each channel")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    name = urlsplit(url).path.lstrip("/")
-    if not url.startswith(("postgres://", "postgresql://")) or not name:
-        print("DATABASE_URL must name a PostgreSQL database (see the usage)", file=sys.stderr)
-        sys.exit(2)
-    if not os.environ.get("REDIS_URL"):
-        print("REDIS_URL must be set: the dispatcher publishes to Redis", file=sys.stderr)
-        sys.exit(2)
+    url, name, _ = services_or_exit(redis_because="the dispatcher publishes to Redis")
     ensure_database(url, name)
 
     import django

@@ -60,7 +60,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.topology import running_topology, serving_fake_mastodons, wait_for  # noqa: E402
+from bench.topology import (  # noqa: E402
+    running_topology,
+    services_or_exit,
+    serving_fake_mastodons,
+    wait_for,
+)
 from config.create_database import ensure_database  # noqa: E402  (needs ROOT on the path)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -774,15 +779,7 @@ def main() -> None:
     if args.client_spec:
         sys.exit(client_process_main(args.client_spec, args.client_out))
 
-    url = os.environ.get("DATABASE_URL", "")
-    name = urlsplit(url).path.lstrip("/")
-    if not url.startswith(("postgres://", "postgresql://")) or not name:
-        print("DATABASE_URL must name a PostgreSQL database (see the usage)", file=sys.stderr)
-        sys.exit(2)
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url:
-        print("REDIS_URL must be set: the topology runs on Redis", file=sys.stderr)
-        sys.exit(2)
+    url, name, redis_url = services_or_exit(redis_because="the topology runs on Redis")
     try:
         client_counts = [int(part) for part in args.clients.split(",") if part.strip()]
     except ValueError:

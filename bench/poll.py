@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from celery import shared_task
 
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.topology import wait_for  # noqa: E402  (needs ROOT on the path)
+from bench.topology import services_or_exit, wait_for  # noqa: E402  (needs ROOT on the path)
 
 # The setups compared by default: the naive reference (prefork, one process per core), what
 # `manage.py serve` and docker-compose started before this bench (threads 8 and 16), more threads,
@@ -578,14 +577,7 @@ def main() -> None:
         serve_fake(args.channels, args.delay)
         return
 
-    url = os.environ.get("DATABASE_URL", "")
-    name = urlsplit(url).path.lstrip("/")
-    if not url.startswith(("postgres://", "postgresql://")) or not name:
-        print("DATABASE_URL must name a PostgreSQL database (see the usage)", file=sys.stderr)
-        sys.exit(2)
-    if not os.environ.get("REDIS_URL"):
-        print("REDIS_URL must be set: the workers take their tasks from Redis", file=sys.stderr)
-        sys.exit(2)
+    url, name, _ = services_or_exit(redis_because="the workers take their tasks from Redis")
     from config.create_database import ensure_database
 
     ensure_database(url, name)

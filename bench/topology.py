@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.error import URLError
+from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 if TYPE_CHECKING:
@@ -51,6 +52,21 @@ def wait_for(condition: Callable[[], T], *, timeout: float, what: str, interval:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def services_or_exit(*, redis_because: str) -> tuple[str, str, str]:
+    """The DATABASE_URL (PostgreSQL, naming its database), that name, and the REDIS_URL a bench
+    runs on; without them the bench exits with status 2 and says why."""
+    url = os.environ.get("DATABASE_URL", "")
+    name = urlsplit(url).path.lstrip("/")
+    if not url.startswith(("postgres://", "postgresql://")) or not name:
+        print("DATABASE_URL must name a PostgreSQL database (see the usage)", file=sys.stderr)
+        sys.exit(2)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        print(f"REDIS_URL must be set: {redis_because}", file=sys.stderr)
+        sys.exit(2)
+    return url, name, redis_url
 
 
 def free_port() -> int:
